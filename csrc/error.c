@@ -1,0 +1,120 @@
+/* error.c -- tide.error objects.
+ *
+ * Runtime failures (timeouts, cancellation, network, deadlock, ...) are
+ * tables with metatable tide.error: `kind`, `message`, optional `cause` and
+ * kind-specific fields. Their __tostring shows the cause chain. Errors raised
+ * by user code never pass through here: they travel unchanged. */
+#include <stdarg.h>
+#include <string.h>
+
+#include "tide.h"
+
+void tide_error_push(lua_State *L, const char *kind, const char *fmt, ...) {
+  va_list ap;
+  lua_createtable(L, 0, 4);
+  lua_pushstring(L, kind);
+  lua_setfield(L, -2, "kind");
+  va_start(ap, fmt);
+  lua_pushvfstring(L, fmt, ap);
+  va_end(ap);
+  lua_setfield(L, -2, "message");
+  luaL_setmetatable(L, TIDE_ERROR_MT);
+}
+
+int tide_usage_error(lua_State *L, const char *fmt, ...) {
+  va_list ap;
+  lua_createtable(L, 0, 4);
+  lua_pushliteral(L, "usage");
+  lua_setfield(L, -2, "kind");
+  va_start(ap, fmt);
+  lua_pushvfstring(L, fmt, ap);
+  va_end(ap);
+  lua_setfield(L, -2, "message");
+  luaL_setmetatable(L, TIDE_ERROR_MT);
+  return lua_error(L);
+}
+
+int tide_is_error(lua_State *L, int idx, const char *kind) {
+  int ok;
+  if (!lua_getmetatable(L, idx)) return 0;
+  luaL_getmetatable(L, TIDE_ERROR_MT);
+  ok = lua_rawequal(L, -1, -2);
+  lua_pop(L, 2);
+  if (ok && kind) {
+    lua_getfield(L, idx, "kind");
+    ok = lua_type(L, -1) == LUA_TSTRING && strcmp(lua_tostring(L, -1), kind) == 0;
+    lua_pop(L, 1);
+  }
+  return ok;
+}
+
+/* The chain is bounded so that a cycle of causes cannot loop forever. */
+#define CAUSE_DEPTH 16
+
+static int error_tostring(lua_State *L) {
+  lua_settop(L, 1);
+  lua_pushvalue(L, 1);    /* 2: the error being printed */
+  lua_pushliteral(L, ""); /* 3: the text so far */
+  for (int depth = 0; depth < CAUSE_DEPTH; depth++) {
+    if (depth > 0) {
+      lua_pushliteral(L, "\ncaused by: ");
+      lua_concat(L, 2);
+    }
+    if (!tide_is_error(L, 2, NULL)) {
+      luaL_tolstring(L, 2, NULL);
+      lua_concat(L, 2);
+      break;
+    }
+    lua_getfield(L, 2, "kind");
+    lua_getfield(L, 2, "message");
+    lua_pushfstring(L, "%s: %s", lua_isstring(L, 4) ? lua_tostring(L, 4) : "error",
+                    lua_isstring(L, 5) ? lua_tostring(L, 5) : "?");
+    lua_replace(L, 4);
+    lua_pop(L, 1);
+    lua_concat(L, 2);
+    if (lua_getfield(L, 2, "cause") == LUA_TNIL) break;
+    lua_replace(L, 2);
+  }
+  lua_settop(L, 3);
+  return 1;
+}
+
+/* tide.error(kind, message [, fields]) -> a new tide.error. `fields` (a
+ * table) is copied in: cause, status, url, ... */
+static int error_new(lua_State *L) {
+  const char *kind = luaL_checkstring(L, 1);
+  const char *msg = luaL_optstring(L, 2, kind);
+  if (!lua_isnoneornil(L, 3)) luaL_checktype(L, 3, LUA_TTABLE);
+  lua_createtable(L, 0, 4);
+  if (!lua_isnoneornil(L, 3)) {
+    lua_pushnil(L);
+    while (lua_next(L, 3)) {
+      lua_pushvalue(L, -2);
+      lua_insert(L, -2);
+      lua_rawset(L, -4);
+    }
+  }
+  lua_pushstring(L, kind);
+  lua_setfield(L, -2, "kind");
+  lua_pushstring(L, msg);
+  lua_setfield(L, -2, "message");
+  luaL_setmetatable(L, TIDE_ERROR_MT);
+  return 1;
+}
+
+/* tide.is_error(v [, kind]) */
+static int error_is(lua_State *L) {
+  const char *kind = luaL_optstring(L, 2, NULL);
+  lua_pushboolean(L, tide_is_error(L, 1, kind));
+  return 1;
+}
+
+void tide_error_open(lua_State *L, tide_ctx *ctx) {
+  static const luaL_Reg funcs[] = {
+      {"error", error_new}, {"is_error", error_is}, {NULL, NULL}};
+  luaL_newmetatable(L, TIDE_ERROR_MT);
+  lua_pushcfunction(L, error_tostring);
+  lua_setfield(L, -2, "__tostring");
+  lua_setfield(L, -2, "error_mt"); /* core.error_mt, for the Lua layer */
+  tide_setfuncs(L, ctx, funcs);
+}

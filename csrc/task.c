@@ -1,0 +1,578 @@
+/* task.c -- coroutine tasks, await, and cancellation.
+ *
+ * A task is a promise (tide_task) settled by a coroutine that runs
+ * task_main(fn, ...). task_main calls fn under a yieldable pcall, so errors
+ * end inside the coroutine: `<close>` handlers and cleanup code can still
+ * await while an error unwinds, and the coroutine always returns normally.
+ *
+ * await suspends with lua_yieldk; whoever resumes the task (a reaction run by
+ * the microtask drain) records in the task whether the value is a result or
+ * an error, and the continuation returns it or raises it. Awaiting a settled
+ * promise returns at once.
+ *
+ * Ownership: an operation (timer, transfer, child task) started while a task
+ * runs belongs to that task. Cancelling the task cancels those operations and
+ * delivers a `cancelled` error at the task's await. */
+#include <string.h>
+
+#include "tide.h"
+
+/* ---------------------------------------------------------------------------
+ * Operations */
+
+void tide_op_start(lua_State *L, tide_ctx *ctx, int p, tide_op *op,
+                   const tide_op_class *cls) {
+  tide_task *owner = ctx->current;
+  lua_pushvalue(L, p);
+  op->ref = tide_anchor(L, ctx);
+  op->cls = cls;
+  op->owner = owner;
+  op->prev = NULL;
+  op->next = owner ? owner->children : NULL;
+  if (owner) {
+    if (op->next) op->next->prev = op;
+    owner->children = op;
+  }
+}
+
+/* Removes op from its owner's list; the op stays anchored. */
+void tide_op_untie(tide_op *op) {
+  if (!op->owner) return;
+  if (op->prev)
+    op->prev->next = op->next;
+  else
+    op->owner->children = op->next;
+  if (op->next) op->next->prev = op->prev;
+  op->owner = NULL;
+  op->prev = op->next = NULL;
+}
+
+void tide_op_done(lua_State *L, tide_ctx *ctx, tide_op *op) {
+  tide_op_untie(op);
+  tide_unanchor(L, ctx, op->ref);
+  op->ref = LUA_NOREF;
+}
+
+int tide_cancel(lua_State *L, tide_ctx *ctx, int p, int err) {
+  tide_promise *pr = tide_topromise(L, ctx, p);
+  tide_op *op;
+  if (!pr || pr->state != TIDE_PENDING) return 0;
+  p = lua_absindex(L, p);
+  err = lua_absindex(L, err);
+  if (pr->kind == TIDE_K_TASK && ((tide_task *)pr)->run == TIDE_TASK_DONE) {
+    /* The body returned a promise that the task follows: cancel that. */
+    int done;
+    lua_getiuservalue(L, p, TIDE_UV_TARGET);
+    done = tide_cancel(L, ctx, -1, err);
+    lua_pop(L, 1);
+    return done;
+  }
+  op = tide_promise_op(pr);
+  if (!op || !op->cls || op->ref == LUA_NOREF) return 0;
+  op->cls->cancel(L, ctx, p, err);
+  return 1;
+}
+
+/* ---------------------------------------------------------------------------
+ * Running a task */
+
+static void task_cancel(lua_State *L, tide_ctx *ctx, int t, int err);
+static const tide_op_class task_class = {"task", task_cancel};
+
+tide_task *tide_current(tide_ctx *ctx, lua_State *L) {
+  return ctx->current_L == L ? ctx->current : NULL;
+}
+
+/* Message handler of the task's pcall: keeps the traceback of the failing
+ * coroutine (keyed by the coroutine) and returns the error unchanged. */
+static int task_msgh(lua_State *L) {
+  tide_ctx *ctx = tide_ctx_get(L);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, ctx->tracebacks);
+  lua_pushthread(L);
+  luaL_traceback(L, L, NULL, 1);
+  lua_rawset(L, -3);
+  lua_settop(L, 1);
+  return 1;
+}
+
+static int task_main_k(lua_State *L, int status, lua_KContext kctx) {
+  (void)kctx;
+  /* stack: msgh, result-or-error. LUA_YIELD: finished after suspensions. */
+  lua_pushboolean(L, status == LUA_OK || status == LUA_YIELD);
+  lua_replace(L, 1);
+  return 2;
+}
+
+/* The body of every task coroutine. stack: fn, args... */
+static int task_main(lua_State *L) {
+  int nargs = lua_gettop(L) - 1;
+  lua_pushcfunction(L, task_msgh);
+  lua_insert(L, 1);
+  return task_main_k(L, lua_pcallk(L, nargs, 1, 1, 0, task_main_k), 0);
+}
+
+/* The coroutine of task t returned (ok, value at v), or failed outside the
+ * pcall: settle the task. */
+static void task_finish(lua_State *L, tide_ctx *ctx, int t, int ok, int v) {
+  tide_task *task = lua_touserdata(L, t);
+  lua_State *co;
+  v = lua_absindex(L, v);
+  task->run = TIDE_TASK_DONE;
+  ctx->n_live_tasks--;
+  /* Its pending operations carry on without an owner. */
+  while (task->children) tide_op_untie(task->children);
+  tide_op_done(L, ctx, &task->base.op);
+  if (task->cancel_pending) {
+    /* Cancelled after its last await: it finished first, so it stands. */
+    task->cancel_pending = 0;
+    lua_pushnil(L);
+    lua_setiuservalue(L, t, TIDE_UV_TARGET);
+  }
+
+  /* Keep the traceback of a failure; let the coroutine go. */
+  lua_getiuservalue(L, t, TIDE_UV_AUX);               /* co */
+  co = lua_tothread(L, -1);
+  *(tide_task **)lua_getextraspace(co) = NULL;
+  lua_rawgeti(L, LUA_REGISTRYINDEX, ctx->tracebacks); /* co tracebacks */
+  lua_pushvalue(L, -2);
+  lua_rawget(L, -2);                                  /* co tracebacks tb */
+  if (!lua_isnil(L, -1)) {
+    lua_pushvalue(L, -3);
+    lua_pushnil(L);
+    lua_rawset(L, -4);
+  }
+  if (ok) {
+    lua_pop(L, 1);
+    lua_pushnil(L);
+  }
+  lua_setiuservalue(L, t, TIDE_UV_AUX);
+  lua_pop(L, 2);
+
+  if (ok) {
+    tide_resolve(L, ctx, t, v);
+  } else {
+    /* A task ended by its own cancellation is not an unhandled error. */
+    if (task->cancelled && tide_is_error(L, v, "cancelled"))
+      task->base.promise.flags |= TIDE_F_QUIET;
+    tide_settle(L, ctx, t, TIDE_REJECTED, v);
+  }
+}
+
+/* Pushes the task userdata (anchored while it is unfinished). */
+static void push_task(lua_State *L, tide_ctx *ctx, tide_task *task) {
+  tide_push_anchored(L, ctx, task->base.op.ref);
+}
+
+/* Resumes coroutine co of its task with nargs values already on co. */
+static void task_run(lua_State *L, tide_ctx *ctx, lua_State *co, int nargs) {
+  tide_task *task = tide_task_of(co), *prev = ctx->current;
+  lua_State *prev_L = ctx->current_L;
+  int nres, status;
+  ctx->current = task;
+  ctx->current_L = co;
+  ctx->busy++;
+  status = lua_resume(co, L, nargs, &nres);
+  ctx->current = prev;
+  ctx->current_L = prev_L;
+  ctx->busy--;
+  if (status == LUA_YIELD) {
+    lua_pop(co, nres);
+    if (task->run == TIDE_TASK_WAITING) return;
+    /* Someone called coroutine.yield directly: close the coroutine (its
+     * <close> variables run) and fail the task with a clear message. */
+    lua_resetthread(co);
+    lua_settop(co, 0);
+    push_task(L, ctx, task);
+    tide_error_push(L, "usage",
+                    "coroutine.yield was called directly inside a tide task; "
+                    "use tide.await (or tide.sleep(0):await() to let others run)");
+    task_finish(L, ctx, lua_gettop(L) - 1, 0, -1);
+    lua_pop(L, 2);
+  } else {
+    /* LUA_OK: task_main returned (ok, value). Otherwise it failed outside
+     * its pcall: out of memory, or an error while handling an error. */
+    int ok = status == LUA_OK && lua_toboolean(co, -2);
+    push_task(L, ctx, task);
+    lua_xmove(co, L, 1);
+    lua_settop(co, 0);
+    task_finish(L, ctx, lua_gettop(L) - 1, ok, -1);
+    lua_pop(L, 2);
+  }
+}
+
+void tide_task_resume(lua_State *L, tide_ctx *ctx, lua_State *co, int ok, int v) {
+  tide_task *task = tide_task_of(co);
+  task->run = TIDE_TASK_RUNNING;
+  task->resume_ok = (uint8_t)ok;
+  task->awaiting = NULL;
+  task->delivering = 0;
+  tide_gc_stress(L, ctx);
+  lua_pushvalue(L, v);
+  lua_xmove(L, co, 1);
+  task_run(L, ctx, co, 1);
+}
+
+static int is_callable(lua_State *L, int idx) {
+  if (lua_type(L, idx) == LUA_TFUNCTION) return 1;
+  if (luaL_getmetafield(L, idx, "__call") != LUA_TNIL) {
+    lua_pop(L, 1);
+    return 1;
+  }
+  return 0;
+}
+
+void tide_spawn(lua_State *L, tide_ctx *ctx, int fn, int nargs) {
+  tide_task *task;
+  lua_State *co;
+  int t;
+  fn = lua_absindex(L, fn);
+  if (!is_callable(L, fn)) luaL_typeerror(L, fn, "function");
+  luaL_checkstack(L, nargs + 8, "too many arguments to spawn");
+  task = (tide_task *)tide_promise_new(L, ctx, sizeof(tide_task), TIDE_K_TASK, 3,
+                                       TIDE_TASK_MT);
+  t = lua_gettop(L);
+  co = lua_newthread(L);
+  *(tide_task **)lua_getextraspace(co) = task;
+  lua_setiuservalue(L, t, TIDE_UV_AUX);
+  task->run = TIDE_TASK_RUNNING;
+  ctx->n_live_tasks++;
+  tide_op_start(L, ctx, t, &task->base.op, &task_class);
+  lua_pushcfunction(L, task_main);
+  for (int i = 0; i <= nargs; i++) lua_pushvalue(L, fn + i);
+  lua_xmove(L, co, nargs + 2);
+  task_run(L, ctx, co, nargs + 1);
+}
+
+/* Pushes the promise that the waiting task at t awaits: the first argument
+ * of the await frame its coroutine is suspended in. */
+static void push_awaited(lua_State *L, int t) {
+  lua_State *co;
+  lua_getiuservalue(L, t, TIDE_UV_AUX);
+  co = lua_tothread(L, -1);
+  lua_pop(L, 1);
+  lua_pushvalue(co, 1);
+  lua_xmove(co, L, 1);
+}
+
+/* ---------------------------------------------------------------------------
+ * Cancellation */
+
+static void cancel_children(lua_State *L, tide_ctx *ctx, tide_task *task, int err) {
+  tide_op *op;
+  while ((op = task->children) != NULL) {
+    tide_promise *p;
+    tide_op_untie(op);
+    tide_push_anchored(L, ctx, op->ref);
+    p = lua_touserdata(L, -1);
+    /* Their rejections are part of this cancellation, not separate errors. */
+    p->flags |= TIDE_F_QUIET;
+    tide_cancel(L, ctx, -1, err);
+    lua_pop(L, 1);
+  }
+}
+
+static void task_cancel(lua_State *L, tide_ctx *ctx, int t, int err) {
+  tide_task *task = lua_touserdata(L, t);
+  if (task->run == TIDE_TASK_WAITING) {
+    if (task->delivering) return;
+    /* Stop waiting for what it awaited, then queue the error for it. */
+    push_awaited(L, t);
+    lua_getiuservalue(L, t, TIDE_UV_AUX);
+    tide_unsubscribe(L, -2, -1);
+    lua_pop(L, 2);
+    cancel_children(L, ctx, task, err);
+    tide_push_rejected(L, ctx, err, 1);
+    task->awaiting = lua_touserdata(L, -1);
+    task->delivering = 1;
+    lua_getiuservalue(L, t, TIDE_UV_AUX);
+    tide_subscribe(L, ctx, -2, -1);
+    lua_pop(L, 2);
+  } else if (task->run == TIDE_TASK_RUNNING) {
+    /* On the C stack right now: it sees the error at its next await. */
+    if (task->cancel_pending) return;
+    task->cancel_pending = 1;
+    lua_pushvalue(L, err);
+    lua_setiuservalue(L, t, TIDE_UV_TARGET);
+    cancel_children(L, ctx, task, err);
+  }
+}
+
+/* Pushes a new `cancelled` error whose reason is the value at idx. */
+static void push_cancelled(lua_State *L, int reason) {
+  reason = lua_absindex(L, reason);
+  if (lua_type(L, reason) == LUA_TSTRING)
+    tide_error_push(L, "cancelled", "%s", lua_tostring(L, reason));
+  else if (tide_is_error(L, reason, NULL))
+    tide_error_push(L, "cancelled", "cancelled");
+  else
+    tide_error_push(L, "cancelled", "task cancelled");
+  lua_pushvalue(L, reason);
+  lua_setfield(L, -2, "reason");
+  if (tide_is_error(L, reason, NULL)) {
+    lua_pushvalue(L, reason);
+    lua_setfield(L, -2, "cause");
+  }
+}
+
+/* task:cancel([reason]) -> true if the task was pending */
+static int m_cancel(lua_State *L) {
+  tide_ctx *ctx = tide_ctx_up(L);
+  luaL_checkudata(L, 1, TIDE_TASK_MT);
+  lua_settop(L, 2);
+  push_cancelled(L, 2);
+  lua_pushboolean(L, tide_cancel(L, ctx, 1, 3));
+  return 1;
+}
+
+/* core.cancel(promise, err) -> boolean: cancel a task or operation with the
+ * given error (used by timeouts and abort signals). */
+static int l_cancel(lua_State *L) {
+  tide_ctx *ctx = tide_ctx_up(L);
+  lua_settop(L, 2);
+  lua_pushboolean(L, tide_cancel(L, ctx, 1, 2));
+  return 1;
+}
+
+/* core.cancelled_error(reason) -> a new `cancelled` error */
+static int l_cancelled_error(lua_State *L) {
+  lua_settop(L, 1);
+  push_cancelled(L, 1);
+  return 1;
+}
+
+/* ---------------------------------------------------------------------------
+ * await */
+
+enum { AWAIT_RAISE, AWAIT_PROTECTED };
+
+/* Returns the outcome of the settled promise at 1 the way the mode wants. */
+static int settled_result(lua_State *L, tide_promise *p, int mode) {
+  int ok = p->state == TIDE_FULFILLED;
+  if (!ok) p->flags |= TIDE_F_HANDLED;
+  if (mode == AWAIT_PROTECTED) lua_pushboolean(L, ok);
+  lua_getiuservalue(L, 1, TIDE_UV_STATE);
+  if (!ok && mode == AWAIT_RAISE) return lua_error(L);
+  return mode == AWAIT_PROTECTED ? 2 : 1;
+}
+
+static int await_k(lua_State *L, int status, lua_KContext mode) {
+  tide_task *task = tide_task_of(L);
+  (void)status;
+  /* stack: promise, value passed by tide_task_resume */
+  if (task->resume_ok) {
+    if (mode == AWAIT_PROTECTED) {
+      lua_pushboolean(L, 1);
+      lua_insert(L, -2);
+      return 2;
+    }
+    return 1;
+  }
+  if (lua_type(L, -1) == LUA_TTABLE && tide_is_error(L, -1, "cancelled"))
+    task->cancelled = 1;
+  if (mode == AWAIT_PROTECTED) {
+    lua_pushboolean(L, 0);
+    lua_insert(L, -2);
+    return 2;
+  }
+  return lua_error(L);
+}
+
+static int await_impl(lua_State *L, int mode) {
+  tide_ctx *ctx = tide_ctx_up(L);
+  tide_promise *p;
+  tide_task *task;
+  lua_settop(L, 1);
+  p = tide_topromise(L, ctx, 1);
+  if (p == NULL && (p = tide_promise_from(L, ctx, 1)) == NULL) {
+    /* Not a promise: await returns it as it is. */
+    if (mode == AWAIT_PROTECTED) {
+      lua_pushboolean(L, 1);
+      lua_insert(L, 1);
+      return 2;
+    }
+    return 1;
+  }
+  if (p->state != TIDE_PENDING) return settled_result(L, p, mode);
+
+  task = tide_current(ctx, L);
+  if (task == NULL) {
+    if (ctx->busy)
+      return tide_usage_error(
+          L, "tide.await cannot wait here: the event loop is running but this "
+             "code is not in a tide task (a callback, a next() handler, or a "
+             "plain coroutine); run it with tide.spawn and await inside");
+    /* Top-level await: run the loop until the promise settles. */
+    tide_wait_toplevel(L, ctx, 1, "tide.await");
+    return settled_result(L, p, mode);
+  }
+  if ((void *)task == (void *)p)
+    return tide_usage_error(L, "a task cannot await itself (it would never finish)");
+  if (!lua_isyieldable(L))
+    return tide_usage_error(
+        L, "tide.await cannot wait here: this code runs inside a C function that "
+           "Lua cannot suspend (a table.sort comparator, a __tostring or __gc "
+           "metamethod, a string.gsub callback, ...); await before or after it");
+  if (task->cancel_pending) {
+    /* Cancelled while it was running: this await is where it hears of it. */
+    task->cancel_pending = 0;
+    task->cancelled = 1;
+    push_task(L, ctx, task);
+    lua_getiuservalue(L, 2, TIDE_UV_TARGET);
+    lua_pushnil(L);
+    lua_setiuservalue(L, 2, TIDE_UV_TARGET);
+    return lua_error(L);
+  }
+  tide_gc_stress(L, ctx);
+  /* Wait: the coroutine itself is the reaction; p stays alive at index 1 of
+   * this frame while it is suspended. */
+  task->awaiting = p;
+  task->run = TIDE_TASK_WAITING;
+  p->flags |= TIDE_F_HANDLED;
+  if (lua_getiuservalue(L, 1, TIDE_UV_STATE) == LUA_TNIL) {
+    /* The common case, first reaction: set it in place. */
+    lua_pushthread(L);
+    lua_setiuservalue(L, 1, TIDE_UV_STATE);
+  } else {
+    lua_pushthread(L);
+    tide_subscribe(L, ctx, 1, -1);
+  }
+  lua_settop(L, 1);
+  return lua_yieldk(L, 0, mode, await_k);
+}
+
+/* tide.await(x) / p:await() */
+static int l_await(lua_State *L) { return await_impl(L, AWAIT_RAISE); }
+/* tide.pawait(x) -> true, value | false, err */
+static int l_pawait(lua_State *L) { return await_impl(L, AWAIT_PROTECTED); }
+
+/* tide.spawn(fn, ...) -> task */
+static int l_spawn(lua_State *L) {
+  tide_ctx *ctx = tide_ctx_up(L);
+  tide_spawn(L, ctx, 1, lua_gettop(L) - 1);
+  return 1;
+}
+
+/* tide.current() -> the running task, or nil */
+static int l_current(lua_State *L) {
+  tide_ctx *ctx = tide_ctx_up(L);
+  tide_task *task = tide_current(ctx, L);
+  if (!task) return 0;
+  push_task(L, ctx, task);
+  return 1;
+}
+
+/* ---------------------------------------------------------------------------
+ * Introspection */
+
+/* Pushes "file:line" of the innermost Lua function active on co, or nil. */
+static void push_where(lua_State *L, lua_State *co) {
+  lua_Debug ar;
+  for (int level = 0; lua_getstack(co, level, &ar); level++) {
+    if (lua_getinfo(co, "Sl", &ar) && ar.currentline > 0) {
+      lua_pushfstring(L, "%s:%d", ar.short_src, ar.currentline);
+      return;
+    }
+  }
+  lua_pushnil(L);
+}
+
+/* task:traceback() -> the traceback of a failed task, or where a live one is
+ * now; nil for a task that succeeded. */
+static int m_traceback(lua_State *L) {
+  tide_task *task = luaL_checkudata(L, 1, TIDE_TASK_MT);
+  lua_getiuservalue(L, 1, TIDE_UV_AUX);
+  if (task->run != TIDE_TASK_DONE && lua_type(L, -1) == LUA_TTHREAD)
+    luaL_traceback(L, lua_tothread(L, -1), NULL, 0);
+  else if (lua_type(L, -1) != LUA_TSTRING)
+    lua_pushnil(L);
+  return 1;
+}
+
+/* tide.tasks() -> list of {task=, status=, awaiting=, where=} for every
+ * unfinished task, oldest first. */
+static int l_tasks(lua_State *L) {
+  tide_ctx *ctx = tide_ctx_up(L);
+  lua_Integer n = 0;
+  lua_settop(L, 0);
+  lua_newtable(L);                                   /* 1: result */
+  lua_rawgeti(L, LUA_REGISTRYINDEX, ctx->anchors);   /* 2 */
+  lua_createtable(L, 0, 0);                          /* 3: refs sorted */
+  lua_pushnil(L);
+  while (lua_next(L, 2)) {
+    tide_promise *p = tide_topromise(L, ctx, -1);
+    if (p && p->kind == TIDE_K_TASK && ((tide_task *)p)->run != TIDE_TASK_DONE) {
+      lua_pushvalue(L, -2);
+      lua_rawseti(L, 3, ++n);
+    }
+    lua_pop(L, 1);
+  }
+  lua_getglobal(L, "table");
+  if (lua_istable(L, -1)) {
+    lua_getfield(L, -1, "sort");
+    lua_pushvalue(L, 3);
+    lua_call(L, 1, 0);
+  }
+  lua_pop(L, 1);
+  for (lua_Integer i = 1; i <= n; i++) {
+    tide_task *task;
+    lua_rawgeti(L, 3, i);
+    lua_rawget(L, 2);                                 /* 4: task */
+    task = lua_touserdata(L, 4);
+    lua_createtable(L, 0, 4);                         /* 5 */
+    lua_pushvalue(L, 4);
+    lua_setfield(L, 5, "task");
+    lua_pushstring(L, task->run == TIDE_TASK_WAITING ? "waiting" : "running");
+    lua_setfield(L, 5, "status");
+    if (task->run == TIDE_TASK_WAITING) {
+      push_awaited(L, 4);
+      lua_setfield(L, 5, "awaiting");
+    }
+    lua_getiuservalue(L, 4, TIDE_UV_AUX);
+    if (lua_type(L, -1) == LUA_TTHREAD) {
+      push_where(L, lua_tothread(L, -1));
+      lua_setfield(L, 5, "where");
+    }
+    lua_pop(L, 1);
+    lua_rawseti(L, 1, i);
+    lua_settop(L, 3);
+  }
+  lua_settop(L, 1);
+  return 1;
+}
+
+void tide_task_open(lua_State *L, tide_ctx *ctx) {
+  static const luaL_Reg funcs[] = {{"spawn", l_spawn},
+                                   {"await", l_await},
+                                   {"pawait", l_pawait},
+                                   {"current", l_current},
+                                   {"tasks", l_tasks},
+                                   {"cancel", l_cancel},
+                                   {"cancelled_error", l_cancelled_error},
+                                   {NULL, NULL}};
+  static const luaL_Reg task_methods[] = {
+      {"cancel", m_cancel}, {"traceback", m_traceback}, {NULL, NULL}};
+  static const luaL_Reg promise_methods[] = {{"await", l_await}, {NULL, NULL}};
+  /* stack: core */
+  lua_getfield(L, -1, "promise_methods");
+  tide_setfuncs(L, ctx, promise_methods);
+
+  luaL_newmetatable(L, TIDE_TASK_MT);
+  ctx->task_mt = lua_topointer(L, -1);
+  lua_pushvalue(L, -1);
+  ctx->task_mt_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  /* __index: the promise methods plus the task's own. */
+  lua_newtable(L);
+  lua_pushnil(L);
+  while (lua_next(L, -4)) {
+    lua_pushvalue(L, -2);
+    lua_insert(L, -2);
+    lua_rawset(L, -4);
+  }
+  tide_setfuncs(L, ctx, task_methods);
+  lua_setfield(L, -2, "__index");
+  lua_pushcfunction(L, tide_promise_tostring);
+  lua_setfield(L, -2, "__tostring");
+  lua_setfield(L, -3, "task_mt");
+  lua_pop(L, 1);
+  tide_setfuncs(L, ctx, funcs);
+}

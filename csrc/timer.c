@@ -1,0 +1,376 @@
+/* timer.c -- tide.sleep, set_timeout, set_interval and tide.now.
+ *
+ * All timers of a loop share one uv_timer_t armed for the earliest of them
+ * (a binary heap, heap.c): a pending timer costs a heap slot, not a libuv
+ * handle. Zero delays do not use a timer at all: with libuv 1.44 a 0 ms timer
+ * re-armed from its own callback runs again in the same iteration, so it is
+ * not a loop turn. They go to the immediate queue instead, run from a check
+ * handle after the loop has polled for I/O (an idle handle keeps that poll
+ * from blocking meanwhile) -- the phase of Node's setImmediate.
+ *
+ * A sleep is an operation (tide_op): its promise can be cancelled through
+ * its task, a signal or a timeout. The one exception is a zero sleep without
+ * a signal, which ends at the next turn anyway: it is a plain promise, the
+ * cheapest way to let the loop turn. A set_timeout/set_interval handle is a
+ * tide.timer userdata whose callback runs outside any task; an error in it
+ * is reported through tide.on_unhandled. */
+#include <math.h>
+#include <stddef.h>
+
+#include "tide.h"
+
+typedef struct sleep_op {
+  tide_op_promise base; /* kind TIDE_K_OP */
+  tide_timer_node node;
+} sleep_op;
+
+typedef struct timer_handle {
+  uint8_t kind; /* TIDE_K_TIMER, so the immediate queue can tell */
+  tide_timer_node node;
+  uint64_t interval_ms; /* 0 for a one-shot timer */
+} timer_handle;
+
+#define NODE_OF(hn) ((tide_timer_node *)((char *)(hn) - offsetof(tide_timer_node, hn)))
+
+/* The longest delay: far enough to mean "forever", small enough for libuv. */
+#define MAX_DELAY_MS ((uint64_t)1 << 52)
+
+static void timer_cb(uv_timer_t *h);
+static void check_cb(uv_check_t *h);
+static void idle_cb(uv_idle_t *h);
+
+/* ---------------------------------------------------------------------------
+ * Scheduling */
+
+/* Arms the libuv timer for the earliest pending timer, and lets it keep the
+ * loop alive only while some pending timer wants to. */
+static void rearm(tide_ctx *ctx) {
+  tide_heap_node *top = tide_heap_top(&ctx->timers);
+  uint64_t now;
+  if (!top) {
+    uv_timer_stop(&ctx->timer);
+    return;
+  }
+  now = uv_now(&ctx->loop);
+  /* After a firing pass nothing left is due, so the delay is 0 only for a
+   * timer that came due meanwhile, and running it in this pass is right. */
+  uv_timer_start(&ctx->timer, timer_cb, top->key > now ? top->key - now : 0, 0);
+  if (ctx->timers_refd)
+    uv_ref((uv_handle_t *)&ctx->timer);
+  else
+    uv_unref((uv_handle_t *)&ctx->timer);
+}
+
+/* Queues the userdata at idx to run in the next check phase. */
+static void push_immediate(lua_State *L, tide_ctx *ctx, int idx) {
+  lua_pushvalue(L, idx);
+  tide_ring_push(L, &ctx->immediates, 1);
+  if (ctx->immediates_live++ == 0) {
+    uv_check_start(&ctx->check, check_cb);
+    uv_idle_start(&ctx->idle, idle_cb);
+  }
+}
+
+static void immediate_gone(tide_ctx *ctx) {
+  if (--ctx->immediates_live == 0) {
+    uv_check_stop(&ctx->check);
+    uv_idle_stop(&ctx->idle);
+  }
+}
+
+/* Queues the timer whose node is n and whose (anchored) userdata is at
+ * owner to fire after delay_ms. */
+static void schedule(lua_State *L, tide_ctx *ctx, tide_timer_node *n, int owner,
+                     uint64_t delay_ms) {
+  if (delay_ms == 0) {
+    push_immediate(L, ctx, owner);
+    n->where = TIDE_TIMER_IMMEDIATE;
+    return;
+  }
+  /* Fresh loop time, so that a sleep never ends early after a long stretch
+   * of Lua code; the call is a cheap coarse clock read. */
+  uv_update_time(&ctx->loop);
+  n->hn.key = uv_now(&ctx->loop) + delay_ms;
+  if (tide_heap_push(&ctx->timers, &n->hn) != 0) luaL_error(L, "not enough memory");
+  n->where = TIDE_TIMER_HEAP;
+  if (n->refd) ctx->timers_refd++;
+  if (n->hn.index == 0 || (n->refd && ctx->timers_refd == 1)) rearm(ctx);
+}
+
+/* Takes n off its queue. An entry left in the immediate queue is skipped
+ * when the check phase reaches it. */
+static void unschedule(tide_ctx *ctx, tide_timer_node *n) {
+  if (n->where == TIDE_TIMER_HEAP) {
+    int was_top = n->hn.index == 0;
+    tide_heap_remove(&ctx->timers, &n->hn);
+    if (n->refd) ctx->timers_refd--;
+    if (was_top || (n->refd && ctx->timers_refd == 0)) rearm(ctx);
+  } else if (n->where == TIDE_TIMER_IMMEDIATE) {
+    immediate_gone(ctx);
+  }
+  n->where = TIDE_TIMER_IDLE;
+}
+
+static uint64_t delay_ms(lua_State *L, int arg, double min_ms) {
+  double s = luaL_checknumber(L, arg), ms;
+  luaL_argcheck(L, s >= 0, arg, "must be a non-negative number of seconds");
+  ms = ceil(s * 1000.0);
+  if (ms < min_ms) ms = min_ms;
+  return ms >= (double)MAX_DELAY_MS ? MAX_DELAY_MS : (uint64_t)ms;
+}
+
+/* ---------------------------------------------------------------------------
+ * Sleep */
+
+static void sleep_cancel(lua_State *L, tide_ctx *ctx, int p, int err) {
+  sleep_op *op = lua_touserdata(L, p);
+  unschedule(ctx, &op->node);
+  tide_op_done(L, ctx, &op->base.op);
+  tide_settle(L, ctx, p, TIDE_REJECTED, err);
+}
+
+static const tide_op_class sleep_class = {"sleep", sleep_cancel};
+
+/* tide.sleep(seconds [, {signal=}]) -> promise fulfilled after that long */
+static int l_sleep(lua_State *L) {
+  tide_ctx *ctx = tide_ctx_up(L);
+  uint64_t ms = delay_ms(L, 1, 0);
+  sleep_op *op;
+  int sig = 0, p;
+  if (!lua_isnoneornil(L, 2)) {
+    luaL_checktype(L, 2, LUA_TTABLE);
+    lua_settop(L, 2);
+    sig = tide_opt_signal(L, 2);
+  }
+  if (ms == 0 && !sig) {
+    /* One loop turn: a plain promise that the check phase fulfils. */
+    tide_promise_new(L, ctx, sizeof(tide_promise), TIDE_K_PROMISE, 1, NULL);
+    push_immediate(L, ctx, -1);
+    return 1;
+  }
+  op = (sleep_op *)tide_promise_new(L, ctx, sizeof *op, TIDE_K_OP, 1, NULL);
+  p = lua_gettop(L);
+  op->node.hn.index = TIDE_HEAP_NONE;
+  op->node.is_sleep = 1;
+  op->node.refd = 1;
+  tide_op_start(L, ctx, p, &op->base.op, &sleep_class);
+  op->node.anchor = op->base.op.ref;
+  schedule(L, ctx, &op->node, p, ms);
+  if (sig) tide_link_signal(L, ctx, sig, p);
+  return 1;
+}
+
+/* ---------------------------------------------------------------------------
+ * Callback timers */
+
+static timer_handle *check_timer(lua_State *L) {
+  return luaL_checkudata(L, 1, TIDE_TIMER_MT);
+}
+
+static int timer_pending(const timer_handle *t) {
+  return t->node.where != TIDE_TIMER_IDLE;
+}
+
+static int new_timer(lua_State *L, int repeat) {
+  tide_ctx *ctx = tide_ctx_up(L);
+  timer_handle *t;
+  uint64_t ms;
+  luaL_checktype(L, 1, LUA_TFUNCTION);
+  /* An interval of 0 would spin: Node's floor of 1 ms applies. */
+  ms = delay_ms(L, 2, repeat ? 1 : 0);
+  lua_settop(L, 2);
+  t = lua_newuserdatauv(L, sizeof *t, 1);
+  t->kind = TIDE_K_TIMER;
+  t->node.hn.index = TIDE_HEAP_NONE;
+  t->node.where = TIDE_TIMER_IDLE;
+  t->node.is_sleep = 0;
+  t->node.refd = 1;
+  t->interval_ms = repeat ? ms : 0;
+  luaL_setmetatable(L, TIDE_TIMER_MT);
+  lua_pushvalue(L, 1);
+  lua_setiuservalue(L, 3, 1);
+  lua_pushvalue(L, 3);
+  t->node.anchor = tide_anchor(L, ctx);
+  schedule(L, ctx, &t->node, 3, ms);
+  return 1;
+}
+
+/* tide.set_timeout(fn, seconds) -> timer */
+static int l_set_timeout(lua_State *L) { return new_timer(L, 0); }
+/* tide.set_interval(fn, seconds) -> timer */
+static int l_set_interval(lua_State *L) { return new_timer(L, 1); }
+
+/* Releases the anchor of a timer that will not fire again. */
+static void timer_release(lua_State *L, tide_ctx *ctx, timer_handle *t) {
+  tide_unanchor(L, ctx, t->node.anchor);
+  t->node.anchor = LUA_NOREF;
+}
+
+/* timer:cancel() -> true if it was still pending. Also its __close. */
+static int m_timer_cancel(lua_State *L) {
+  tide_ctx *ctx = tide_ctx_up(L);
+  timer_handle *t = check_timer(L);
+  int pending = timer_pending(t);
+  if (pending) {
+    unschedule(ctx, &t->node);
+    timer_release(L, ctx, t);
+  }
+  lua_pushboolean(L, pending);
+  return 1;
+}
+
+/* timer:unref() / timer:ref(): whether this timer keeps tide.run() and
+ * top-level waits going. Returns the timer. */
+static int set_refd(lua_State *L, int refd) {
+  tide_ctx *ctx = tide_ctx_up(L);
+  timer_handle *t = check_timer(L);
+  if (t->node.refd != refd) {
+    t->node.refd = (uint8_t)refd;
+    if (t->node.where == TIDE_TIMER_HEAP) {
+      if (refd)
+        ctx->timers_refd++;
+      else
+        ctx->timers_refd--;
+      rearm(ctx);
+    }
+  }
+  lua_settop(L, 1);
+  return 1;
+}
+
+static int m_timer_unref(lua_State *L) { return set_refd(L, 0); }
+static int m_timer_ref(lua_State *L) { return set_refd(L, 1); }
+
+static int m_timer_tostring(lua_State *L) {
+  timer_handle *t = check_timer(L);
+  lua_pushfstring(L, "%s (%s)", TIDE_TIMER_MT, timer_pending(t) ? "pending" : "done");
+  return 1;
+}
+
+/* ---------------------------------------------------------------------------
+ * Firing */
+
+/* Fires the timer whose node is node and whose userdata is on top of the
+ * stack (popped), then drains the microtasks it caused. */
+static void fire(lua_State *L, tide_ctx *ctx, tide_timer_node *node) {
+  int owner = lua_gettop(L);
+  if (node->is_sleep) {
+    sleep_op *op = lua_touserdata(L, owner);
+    tide_op_done(L, ctx, &op->base.op);
+    lua_pushnil(L);
+    tide_settle_direct(L, ctx, owner, TIDE_FULFILLED, -1);
+  } else {
+    timer_handle *t = lua_touserdata(L, owner);
+    /* An interval is re-armed before the call, so the callback may cancel it. */
+    if (t->interval_ms)
+      schedule(L, ctx, &t->node, owner, t->interval_ms);
+    else
+      timer_release(L, ctx, t);
+    lua_getiuservalue(L, owner, 1);
+    tide_call_cb(L, ctx, 0);
+  }
+  lua_settop(L, owner - 1);
+  tide_drain(ctx);
+}
+
+static void fire_due(lua_State *L, tide_ctx *ctx) {
+  uint64_t now = uv_now(&ctx->loop);
+  tide_heap_node *hn;
+  while ((hn = tide_heap_top(&ctx->timers)) != NULL && hn->key <= now) {
+    tide_timer_node *n = NODE_OF(hn);
+    tide_heap_remove(&ctx->timers, hn);
+    n->where = TIDE_TIMER_IDLE;
+    if (n->refd) ctx->timers_refd--;
+    tide_push_anchored(L, ctx, n->anchor);
+    fire(L, ctx, n);
+  }
+  rearm(ctx);
+}
+
+static void timer_cb(uv_timer_t *h) { tide_post(h->loop->data, TIDE_EV_TIMERS); }
+
+/* Runs the immediates queued before this check phase (no Lua ran since:
+ * that is all of them); those they queue wait for the next turn. */
+static void fire_immediates(lua_State *L, tide_ctx *ctx) {
+  uint32_t n = ctx->immediates.count;
+  int ring, entry;
+  lua_rawgeti(L, LUA_REGISTRYINDEX, ctx->immediates.ref); /* grows in place */
+  ring = lua_gettop(L);
+  entry = ring + 1;
+  while (n-- > 0 && ctx->immediates.count) {
+    tide_timer_node *node;
+    uint8_t kind;
+    tide_ring_shift_at(L, &ctx->immediates, ring, 1);
+    kind = *(uint8_t *)lua_touserdata(L, entry);
+    if (kind == TIDE_K_PROMISE) {
+      /* A zero sleep. */
+      immediate_gone(ctx);
+      lua_pushnil(L);
+      tide_settle_direct(L, ctx, entry, TIDE_FULFILLED, -1);
+      lua_settop(L, ring);
+      tide_drain(ctx);
+      continue;
+    }
+    node = kind == TIDE_K_OP ? &((sleep_op *)lua_touserdata(L, entry))->node
+                             : &((timer_handle *)lua_touserdata(L, entry))->node;
+    if (node->where != TIDE_TIMER_IMMEDIATE) {
+      lua_settop(L, ring); /* cancelled while queued */
+      continue;
+    }
+    node->where = TIDE_TIMER_IDLE;
+    immediate_gone(ctx);
+    fire(L, ctx, node);
+  }
+  lua_settop(L, ring - 1);
+  /* Nothing left to run: drop the skipped (cancelled) entries too. */
+  if (ctx->immediates_live == 0) tide_ring_clear(L, &ctx->immediates);
+}
+
+static void check_cb(uv_check_t *h) { tide_post(h->loop->data, TIDE_EV_IMMEDIATES); }
+
+static void idle_cb(uv_idle_t *h) { (void)h; }
+
+/* tide.now() -> monotonic seconds (nanosecond resolution) */
+static int l_now(lua_State *L) {
+  lua_pushnumber(L, (lua_Number)uv_hrtime() / 1e9);
+  return 1;
+}
+
+void tide_timer_close(tide_ctx *ctx) {
+  uv_timer_stop(&ctx->timer);
+  uv_check_stop(&ctx->check);
+  uv_idle_stop(&ctx->idle);
+}
+
+void tide_timer_open(lua_State *L, tide_ctx *ctx) {
+  static const luaL_Reg funcs[] = {{"sleep", l_sleep},
+                                   {"set_timeout", l_set_timeout},
+                                   {"set_interval", l_set_interval},
+                                   {"now", l_now},
+                                   {NULL, NULL}};
+  static const luaL_Reg methods[] = {{"cancel", m_timer_cancel},
+                                     {"unref", m_timer_unref},
+                                     {"ref", m_timer_ref},
+                                     {NULL, NULL}};
+  void *ud;
+  lua_Alloc alloc = lua_getallocf(L, &ud);
+  tide_heap_init(&ctx->timers, alloc, ud);
+  uv_timer_init(&ctx->loop, &ctx->timer);
+  uv_check_init(&ctx->loop, &ctx->check);
+  uv_idle_init(&ctx->loop, &ctx->idle);
+  tide_ring_init(L, &ctx->immediates, 64);
+  tide_on_event(ctx, TIDE_EV_TIMERS, fire_due);
+  tide_on_event(ctx, TIDE_EV_IMMEDIATES, fire_immediates);
+
+  luaL_newmetatable(L, TIDE_TIMER_MT);
+  lua_newtable(L);
+  tide_setfuncs(L, ctx, methods);
+  lua_setfield(L, -2, "__index");
+  lua_pushlightuserdata(L, ctx);
+  lua_pushcclosure(L, m_timer_cancel, 1);
+  lua_setfield(L, -2, "__close");
+  lua_pushcfunction(L, m_timer_tostring);
+  lua_setfield(L, -2, "__tostring");
+  lua_pop(L, 1);
+  tide_setfuncs(L, ctx, funcs);
+}

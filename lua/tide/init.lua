@@ -1,0 +1,94 @@
+--- tide: async/await for Lua 5.4.
+--
+-- Promises, tasks, timers and combinators live in the C module `tide.core`;
+-- this module adds the policy written in Lua (abort signals, timeouts,
+-- scopes) and is the public surface. See README.md for the tour.
+--
+--     local tide = require "tide"
+--     tide.run(function()
+--       tide.sleep(0.1):await()
+--       local a, b = table.unpack(tide.all{ work(1), work(2) }:await())
+--     end)
+-- @module tide
+local core = require "tide.core"
+local signal = require "tide.signal"
+local timeout = require "tide.timeout"
+local scope = require "tide.scope"
+
+local type, error, getmetatable = type, error, getmetatable
+
+--- @class tide.promise
+--- A value that settles later: `"pending"` until it is fulfilled with a
+--- value or rejected with a reason.
+local Promise = core.promise_methods
+
+--- Like JavaScript's `finally`: `f()` runs when the promise settles, with no
+--- argument; a promise it returns is waited for; the original outcome passes
+--- through unless `f` raises (or its promise rejects).
+--- @param f fun(): any
+--- @return tide.promise
+function Promise:finally(f)
+  if type(f) ~= "function" and not (getmetatable(f) or {}).__call then
+    return self:next(f, f)
+  end
+  return self:next(
+    function(v) return core.resolve(f()):next(function() return v end) end,
+    function(e) return core.resolve(f()):next(function() error(e, 0) end) end)
+end
+
+local tide = {
+  _VERSION = "tide scm",
+
+  -- Promises
+  promise = core.promise,       -- tide.promise(function(resolve, reject) ... end)
+  deferred = core.deferred,     -- -> promise, resolve, reject
+  resolve = core.resolve,
+  reject = core.reject,
+  queue_microtask = core.queue_microtask,
+
+  -- Tasks and await
+  spawn = core.spawn,           -- tide.spawn(fn, ...) -> task
+  await = core.await,           -- tide.await(x) -> value (raises the reason)
+  pawait = core.pawait,         -- -> true, value | false, reason
+  run = core.run,               -- tide.run(fn, ...) / tide.run()
+  current = core.current,       -- the running task, or nil
+
+  -- Time
+  sleep = core.sleep,           -- tide.sleep(s [, {signal=}]) -> promise
+  set_timeout = core.set_timeout,
+  set_interval = core.set_interval,
+  now = core.now,
+
+  -- Combinators
+  all = core.all,
+  all_settled = core.all_settled,
+  race = core.race,
+  any = core.any,
+
+  -- Cancellation, timeouts, structure
+  abort_controller = signal.abort_controller,
+  timeout_signal = signal.timeout_signal,
+  any_signal = signal.any_signal,
+  timeout = timeout,
+  scope = scope,
+
+  -- Errors and introspection
+  error = core.error,           -- tide.error(kind, message [, fields])
+  is_error = core.is_error,     -- tide.is_error(err [, kind])
+  on_unhandled = core.on_unhandled,
+  tasks = core.tasks,
+}
+
+--- `tide.async(fn)` -> a function that runs `fn` as a new task on each call
+--- and returns that task (an async function).
+--- @param fn function
+--- @return fun(...): tide.task
+function tide.async(fn)
+  if type(fn) ~= "function" and not (getmetatable(fn) or {}).__call then
+    error(("bad argument #1 to 'async' (function expected, got %s)"):format(type(fn)), 2)
+  end
+  local spawn = core.spawn
+  return function(...) return spawn(fn, ...) end
+end
+
+return tide

@@ -1,0 +1,25 @@
+# Sourced by the other scripts: installs Debian packages that are missing.
+#
+#   need_packages PKG...   installs whichever of PKG... is not installed yet
+#                          (runs `apt-get update` first, once per run)
+
+apt_updated=
+need_packages() {
+  local missing=() pkg
+  for pkg in "$@"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  local sudo=
+  [ "$(id -u)" -eq 0 ] || sudo=sudo
+  echo "installing: ${missing[*]}" >&2
+  if [ -z "$apt_updated" ]; then
+    $sudo apt-get update -qq >&2
+    apt_updated=1
+  fi
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+}
+
+# What building tide needs, and what running its specs needs.
+BUILD_PACKAGES=(gcc make cmake pkg-config lua5.4 liblua5.4-dev libuv1-dev libcurl4-openssl-dev)
+TEST_PACKAGES=(lua-cjson lua-busted lua-check luarocks nginx-light python3 procps)

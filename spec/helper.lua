@@ -1,0 +1,149 @@
+--- Test helper, loaded by busted before the specs (see .busted).
+--
+-- Gives every spec:
+--   helper.run(fn, timeout)  tide.run(fn) that fails with the live tasks'
+--                            whereabouts instead of hanging past `timeout`
+--   helper.expect(n)         a callback counter checked at the end of the test
+--   helper.setup()           call inside a describe: before/after each test it
+--                            checks that no task, timer, handle or fd leaked
+--   helper.tmpdir()          a fresh temporary directory
+-- Specs talk only to servers on 127.0.0.1.
+local helper = {}
+
+-- Use the checkout's build unless told to test the installed rock.
+if not os.getenv("TIDE_TEST_INSTALLED") then
+  package.path = "./lua/?.lua;./lua/?/init.lua;" .. package.path
+  package.cpath = "./build/?.so;" .. package.cpath
+  local build = os.getenv("TIDE_BUILD_DIR")
+  if build then package.cpath = build .. "/?.so;" .. package.cpath end
+end
+
+local tide = require "tide"
+local core = require "tide.core"
+
+--- Number of open file descriptors of this process.
+function helper.open_fds()
+  local n = 0
+  local p = io.popen("ls /proc/" .. helper.pid() .. "/fd")
+  for _ in p:lines() do n = n + 1 end
+  p:close()
+  return n - 1 -- the pipe of io.popen itself
+end
+
+function helper.pid()
+  local f = io.open("/proc/self/stat")
+  local pid = f:read("*l"):match("^(%d+)")
+  f:close()
+  -- /proc/self of io.popen's shell would be the shell; read ours once.
+  helper.pid = function() return pid end
+  return pid
+end
+
+local function describe_tasks()
+  local lines = {}
+  for _, t in ipairs(tide.tasks()) do
+    lines[#lines + 1] = ("  %s %s at %s"):format(tostring(t.task), t.status, tostring(t.where))
+  end
+  return table.concat(lines, "\n")
+end
+
+--- Runs fn as the main task with a watchdog: past `timeout` seconds (default
+--- 10) the test fails with where the live tasks are.
+function helper.run(fn, timeout, ...)
+  timeout = timeout or 10
+  local args = table.pack(...)
+  local main = tide.spawn(fn, table.unpack(args, 1, args.n))
+  local fired = false
+  local watchdog = tide.set_timeout(function()
+    fired = true
+    main:cancel("watchdog")
+  end, timeout)
+  watchdog:unref()
+  local ok, res = tide.pawait(main)
+  watchdog:cancel()
+  if fired then
+    error(("test did not finish within %g s; live tasks:\n%s"):format(timeout, describe_tasks()), 2)
+  end
+  if not ok then error(res, 0) end
+  return res
+end
+
+local expectations = {}
+
+--- Returns a function that counts its calls; the test fails at its end
+--- unless it was called exactly n times (default 1).
+function helper.expect(n, fn)
+  local e = { want = n or 1, got = 0, where = debug.traceback("", 2) }
+  expectations[#expectations + 1] = e
+  return function(...)
+    e.got = e.got + 1
+    if fn then return fn(...) end
+  end
+end
+
+local baseline_fds
+
+--- Registers the per-test checks in the enclosing describe block.
+function helper.setup()
+  local busted = require "busted"
+  busted.before_each(function()
+    expectations = {}
+    baseline_fds = baseline_fds or helper.open_fds()
+  end)
+  busted.after_each(function()
+    -- Let what the test left behind settle, then nothing may remain.
+    tide.run()
+    local s = core.stats()
+    local msg = {}
+    if s.tasks ~= 0 then msg[#msg + 1] = ("%d live task(s):\n%s"):format(s.tasks, describe_tasks()) end
+    if s.timers ~= 0 then msg[#msg + 1] = ("%d pending timer(s)"):format(s.timers) end
+    if s.immediates ~= 0 then msg[#msg + 1] = ("%d pending immediate(s)"):format(s.immediates) end
+    if s.handles ~= 0 then msg[#msg + 1] = ("%d active libuv handle(s)"):format(s.handles) end
+    local fds = helper.open_fds()
+    if fds ~= baseline_fds then
+      msg[#msg + 1] = ("open fds: %d, baseline %d"):format(fds, baseline_fds)
+      baseline_fds = fds
+    end
+    for _, e in ipairs(expectations) do
+      if e.got ~= e.want then
+        msg[#msg + 1] = ("callback expected %d call(s), got %d%s"):format(e.want, e.got, e.where)
+      end
+    end
+    expectations = {}
+    if #msg > 0 then error("leak check: " .. table.concat(msg, "; "), 0) end
+  end)
+end
+
+--- A fresh temporary directory (removed at exit by the OS's tmp cleaning).
+function helper.tmpdir()
+  local p = io.popen("mktemp -d /tmp/tide-spec-XXXXXX")
+  local dir = p:read("*l")
+  p:close()
+  return dir
+end
+
+--- Runs code in a fresh lua5.4 process (for REPL, signals, exits); returns
+--- its combined output and exit status.
+function helper.lua(code, input)
+  local dir = helper.tmpdir()
+  local script = dir .. "/script.lua"
+  local f = assert(io.open(script, "w"))
+  f:write(code)
+  f:close()
+  local cmd = ("cd %q && LUA_PATH=%q LUA_CPATH=%q lua5.4 %s 2>&1"):format(
+    os.getenv("PWD") or ".", package.path, package.cpath,
+    input and ("- < " .. dir .. "/input") or script)
+  if input then
+    local i = assert(io.open(dir .. "/input", "w"))
+    i:write(input)
+    i:close()
+  end
+  local p = io.popen(cmd)
+  local out = p:read("*a")
+  local _, _, status = p:close()
+  os.execute("rm -rf " .. dir)
+  return out, status
+end
+
+package.loaded["spec.helper"] = helper
+return helper
