@@ -330,7 +330,11 @@ static int drive(lua_State *L) {
  * is left). Raises what the wait raised, a deadlock or an interruption. */
 static void wait_on(lua_State *L, tide_ctx *ctx, int p, const char *what) {
   int status, deadlock;
-  if (p) p = lua_absindex(L, p);
+  if (p) {
+    p = lua_absindex(L, p);
+    /* The top level handles whatever the promise settles with. */
+    ((tide_promise *)lua_touserdata(L, p))->flags |= TIDE_F_HANDLED;
+  }
   luaL_checkstack(L, 40, "tide: event loop");
   ctx->L = L;
   ctx->busy++;

@@ -420,6 +420,11 @@ static int await_impl(lua_State *L, int mode) {
     lua_getiuservalue(L, 2, TIDE_UV_TARGET);
     lua_pushnil(L);
     lua_setiuservalue(L, 2, TIDE_UV_TARGET);
+    if (mode == AWAIT_PROTECTED) {
+      lua_pushboolean(L, 0);
+      lua_insert(L, -2);
+      return 2;
+    }
     return lua_error(L);
   }
   tide_gc_stress(L, ctx);

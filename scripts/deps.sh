@@ -22,4 +22,4 @@ need_packages() {
 
 # What building tide needs, and what running its specs needs.
 BUILD_PACKAGES=(gcc make cmake pkg-config lua5.4 liblua5.4-dev libuv1-dev libcurl4-openssl-dev)
-TEST_PACKAGES=(lua-cjson lua-busted lua-check luarocks nginx-light python3 procps)
+TEST_PACKAGES=(lua-cjson lua-busted lua-check luarocks nginx python3 procps)

@@ -88,7 +88,7 @@ function helper.setup()
   local busted = require "busted"
   busted.before_each(function()
     expectations = {}
-    baseline_fds = baseline_fds or helper.open_fds()
+    baseline_fds = helper.open_fds()
   end)
   busted.after_each(function()
     -- Let what the test left behind settle, then nothing may remain.
@@ -101,8 +101,7 @@ function helper.setup()
     if s.handles ~= 0 then msg[#msg + 1] = ("%d active libuv handle(s)"):format(s.handles) end
     local fds = helper.open_fds()
     if fds ~= baseline_fds then
-      msg[#msg + 1] = ("open fds: %d, baseline %d"):format(fds, baseline_fds)
-      baseline_fds = fds
+      msg[#msg + 1] = ("open fds: %d, %d before the test"):format(fds, baseline_fds)
     end
     for _, e in ipairs(expectations) do
       if e.got ~= e.want then
@@ -143,6 +142,20 @@ function helper.lua(code, input)
   local _, _, status = p:close()
   os.execute("rm -rf " .. dir)
   return out, status
+end
+
+--- Types `lines` into an interactive lua5.4 (in a pseudo-terminal), with
+--- Ctrl-C pressed after line `interrupt_after` (0: never); returns the
+--- transcript.
+function helper.repl(lines, interrupt_after)
+  local args = {}
+  for i, line in ipairs(lines) do args[i] = ("%q"):format(line) end
+  local cmd = ("LUA_PATH=%q LUA_CPATH=%q python3 spec/support/repl.py %d %s 2>&1"):format(
+    package.path, package.cpath, interrupt_after or 0, table.concat(args, " "))
+  local p = io.popen(cmd)
+  local out = p:read("*a")
+  p:close()
+  return out
 end
 
 package.loaded["spec.helper"] = helper

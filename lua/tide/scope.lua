@@ -55,6 +55,14 @@ function Scope:_child_done(child, ok, err)
   end
 end
 
+-- The body of every child: it joins the scope's live set as its very first
+-- act, so that a failure anywhere (even during its own synchronous start)
+-- can cancel it.
+local function run_child(scope, fn, ...)
+  scope.live[core.current()] = true
+  return fn(...)
+end
+
 --- Starts `fn(...)` as a child task of the scope and returns it.
 --- @param fn function
 --- @return tide.task
@@ -63,22 +71,18 @@ function Scope:spawn(fn, ...)
     error("bad argument #1 to 'spawn' (tide.scope expected; call it as scope:spawn(fn))", 2)
   end
   if self.closed then error("this tide.scope is closed: spawn children before it ends", 2) end
+  if type(fn) ~= "function" and not (getmetatable(fn) or {}).__call then
+    error(("bad argument #1 to 'spawn' (function expected, got %s)"):format(type(fn)), 2)
+  end
   if self.failed then
-    -- Like a nursery that is being cancelled: the child starts cancelled.
-    local child = spawn(function() error(cancelled_error(self.err), 0) end)
+    -- Like a nursery being cancelled: the child starts cancelled.
+    local child = spawn(error, cancelled_error(self.err), 0)
     child:catch(function() end)
     return child
   end
-  local child = spawn(fn, ...)
-  if child:state() == "pending" then
-    self.live[child] = true
-    child:next(function() self:_child_done(child, true) end,
-               function(e) self:_child_done(child, false, e) end)
-  else
-    -- Finished at once (it never waited): settle its outcome now.
-    local state, v = child:peek()
-    if state == "rejected" and not self.failed then self:_fail(v) end
-  end
+  local child = spawn(run_child, self, fn, ...)
+  child:next(function() self:_child_done(child, true) end,
+             function(e) self:_child_done(child, false, e) end)
   return child
 end
 
