@@ -21,22 +21,16 @@ end
 local tide = require "tide"
 local core = require "tide.core"
 
---- Number of open file descriptors of this process.
+local lfs = require "lfs"
+
+--- Number of open file descriptors of this process (listed in-process: a
+--- subprocess would race with the pipe it is read through).
 function helper.open_fds()
   local n = 0
-  local p = io.popen("ls /proc/" .. helper.pid() .. "/fd")
-  for _ in p:lines() do n = n + 1 end
-  p:close()
-  return n - 1 -- the pipe of io.popen itself
-end
-
-function helper.pid()
-  local f = io.open("/proc/self/stat")
-  local pid = f:read("*l"):match("^(%d+)")
-  f:close()
-  -- /proc/self of io.popen's shell would be the shell; read ours once.
-  helper.pid = function() return pid end
-  return pid
+  for name in lfs.dir("/proc/self/fd") do
+    if name ~= "." and name ~= ".." then n = n + 1 end
+  end
+  return n - 1 -- the directory handle of lfs.dir itself
 end
 
 local function describe_tasks()
