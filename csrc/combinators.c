@@ -25,14 +25,33 @@ typedef struct slot {
 
 static lua_Integer list_length(lua_State *L, int idx) {
   lua_Integer n;
-  if (lua_getfield(L, idx, "n") == LUA_TNUMBER && lua_isinteger(L, -1)) {
-    n = lua_tointeger(L, -1);
+  int is_int = 0;
+  if (lua_getfield(L, idx, "n") == LUA_TNUMBER) {
+    n = lua_tointegerx(L, -1, &is_int); /* 2.0 counts, as with Lua's own functions */
     lua_pop(L, 1);
+    if (!is_int) luaL_argerror(L, idx, "field 'n' must be an integer");
     if (n < 0) luaL_argerror(L, idx, "field 'n' must not be negative");
     return n;
   }
   lua_pop(L, 1);
   return luaL_len(L, idx);
+}
+
+/* Leaves a promise for list item i on top: the item itself if it is a tide
+ * promise, one adopting it if it is a thenable, or (when wrap) one already
+ * fulfilled with it. Without wrap, a plain value is pushed as it is and 0
+ * is returned. */
+static int push_input(lua_State *L, tide_ctx *ctx, int list, lua_Integer i, int wrap) {
+  lua_geti(L, list, i);
+  if (tide_promise_from(L, ctx, -1)) return 1;
+  if (!wrap) return 0;
+  /* As in JS, a plain value takes its turn in list order, like a promise
+   * that is already fulfilled. */
+  tide_promise_new(L, ctx, sizeof(tide_promise), TIDE_K_PROMISE, 1, NULL);
+  lua_insert(L, -2);
+  tide_settle(L, ctx, -2, TIDE_FULFILLED, -1);
+  lua_pop(L, 1);
+  return 1;
 }
 
 /* Settles the aggregate at a once every input has answered. */
@@ -104,8 +123,7 @@ static int combine(lua_State *L, agg_mode mode) {
   lua_createtable(L, n > 0 && n < (1 << 24) ? (int)n : 0, 1);
   lua_setiuservalue(L, 2, UV_RESULTS);
   for (lua_Integer i = 1; i <= n; i++) {
-    lua_geti(L, 1, i);
-    if (tide_promise_from(L, ctx, 3) == NULL) {
+    if (!push_input(L, ctx, 1, i, mode == MODE_ANY)) {
       record(L, ctx, 2, i, TIDE_FULFILLED, 3);
     } else {
       slot *sl = lua_newuserdatauv(L, sizeof *sl, 1);
@@ -142,13 +160,10 @@ static int l_race(lua_State *L) {
   lua_settop(L, 1);
   n = list_length(L, 1);
   r = tide_promise_new(L, ctx, sizeof(tide_promise), TIDE_K_PROMISE, 1, NULL);
+  (void)r;
   for (lua_Integer i = 1; i <= n; i++) {
-    lua_geti(L, 1, i);
-    if (tide_promise_from(L, ctx, 3) == NULL) {
-      if (r->state == TIDE_PENDING) tide_settle(L, ctx, 2, TIDE_FULFILLED, 3);
-    } else {
-      tide_subscribe(L, ctx, 3, 2);
-    }
+    push_input(L, ctx, 1, i, 1);
+    tide_subscribe(L, ctx, 3, 2);
     lua_settop(L, 2);
   }
   return 1;

@@ -99,8 +99,9 @@ void tide_settle(lua_State *L, tide_ctx *ctx, int p, tide_state st, int v) {
 void tide_settle_direct(lua_State *L, tide_ctx *ctx, int p, tide_state st, int v) {
   tide_promise *pr = lua_touserdata(L, p);
   if (pr->state != TIDE_PENDING) return;
+  p = lua_absindex(L, p);
+  v = lua_absindex(L, v);
   if (ctx->jobs.count == 0 && !ctx->draining && !(pr->flags & TIDE_F_HANDLERS)) {
-    p = lua_absindex(L, p);
     if (lua_getiuservalue(L, p, TIDE_UV_STATE) == LUA_TTHREAD) {
       pr->state = (uint8_t)st;
       pr->flags |= TIDE_F_LOCKED;

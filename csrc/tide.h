@@ -279,6 +279,7 @@ struct tide_ctx {
   uint32_t timers_refd;  /* how many of them keep the loop alive */
   tide_ring immediates;  /* zero-delay sleeps and timers, run at check */
   uint32_t immediates_live; /* how many of those are still to run */
+  uint32_t immediates_refd; /* how many of those keep the loop alive */
   uv_check_t check;
   uv_idle_t idle;        /* keeps poll from blocking while immediates wait */
 

@@ -51,6 +51,9 @@ static void rearm(tide_ctx *ctx) {
     uv_timer_stop(&ctx->timer);
     return;
   }
+  /* libuv counts the timeout from its cached loop time: refresh it (a cheap
+   * clock read) so that the timer does not fire early and spin. */
+  uv_update_time(&ctx->loop);
   now = uv_now(&ctx->loop);
   /* After a firing pass nothing left is due, so the delay is 0 only for a
    * timer that came due meanwhile, and running it in this pass is right. */
@@ -61,17 +64,31 @@ static void rearm(tide_ctx *ctx) {
     uv_unref((uv_handle_t *)&ctx->timer);
 }
 
+/* The check and idle handles keep the loop alive only while some queued
+ * immediate wants to (an unref'd set_timeout(fn, 0) does not). */
+static void immediates_ref(tide_ctx *ctx) {
+  if (ctx->immediates_refd) {
+    uv_ref((uv_handle_t *)&ctx->check);
+    uv_ref((uv_handle_t *)&ctx->idle);
+  } else {
+    uv_unref((uv_handle_t *)&ctx->check);
+    uv_unref((uv_handle_t *)&ctx->idle);
+  }
+}
+
 /* Queues the userdata at idx to run in the next check phase. */
-static void push_immediate(lua_State *L, tide_ctx *ctx, int idx) {
+static void push_immediate(lua_State *L, tide_ctx *ctx, int idx, int refd) {
   lua_pushvalue(L, idx);
   tide_ring_push(L, &ctx->immediates, 1);
   if (ctx->immediates_live++ == 0) {
     uv_check_start(&ctx->check, check_cb);
     uv_idle_start(&ctx->idle, idle_cb);
   }
+  if (refd && ctx->immediates_refd++ == 0) immediates_ref(ctx);
 }
 
-static void immediate_gone(tide_ctx *ctx) {
+static void immediate_gone(tide_ctx *ctx, int refd) {
+  if (refd && --ctx->immediates_refd == 0) immediates_ref(ctx);
   if (--ctx->immediates_live == 0) {
     uv_check_stop(&ctx->check);
     uv_idle_stop(&ctx->idle);
@@ -83,14 +100,14 @@ static void immediate_gone(tide_ctx *ctx) {
 static void schedule(lua_State *L, tide_ctx *ctx, tide_timer_node *n, int owner,
                      uint64_t delay_ms) {
   if (delay_ms == 0) {
-    push_immediate(L, ctx, owner);
+    push_immediate(L, ctx, owner, n->refd);
     n->where = TIDE_TIMER_IMMEDIATE;
     return;
   }
-  /* Fresh loop time, so that a sleep never ends early after a long stretch
-   * of Lua code; the call is a cheap coarse clock read. */
-  uv_update_time(&ctx->loop);
-  n->hn.key = uv_now(&ctx->loop) + delay_ms;
+  /* Due time in whole milliseconds on libuv's clock, from the precise time
+   * rounded up: never early, however long Lua ran since the loop's cached
+   * time (libuv's own uv_now is rounded down). */
+  n->hn.key = (uv_hrtime() + 999999) / 1000000 + delay_ms;
   if (tide_heap_push(&ctx->timers, &n->hn) != 0) luaL_error(L, "not enough memory");
   n->where = TIDE_TIMER_HEAP;
   if (n->refd) ctx->timers_refd++;
@@ -106,7 +123,7 @@ static void unschedule(tide_ctx *ctx, tide_timer_node *n) {
     if (n->refd) ctx->timers_refd--;
     if (was_top || (n->refd && ctx->timers_refd == 0)) rearm(ctx);
   } else if (n->where == TIDE_TIMER_IMMEDIATE) {
-    immediate_gone(ctx);
+    immediate_gone(ctx, n->refd);
   }
   n->where = TIDE_TIMER_IDLE;
 }
@@ -145,7 +162,7 @@ static int l_sleep(lua_State *L) {
   if (ms == 0 && !sig) {
     /* One loop turn: a plain promise that the check phase fulfils. */
     tide_promise_new(L, ctx, sizeof(tide_promise), TIDE_K_PROMISE, 1, NULL);
-    push_immediate(L, ctx, -1);
+    push_immediate(L, ctx, -1, 1);
     return 1;
   }
   op = (sleep_op *)tide_promise_new(L, ctx, sizeof *op, TIDE_K_OP, 1, NULL);
@@ -232,6 +249,12 @@ static int set_refd(lua_State *L, int refd) {
       else
         ctx->timers_refd--;
       rearm(ctx);
+    } else if (t->node.where == TIDE_TIMER_IMMEDIATE) {
+      if (refd)
+        ctx->immediates_refd++;
+      else
+        ctx->immediates_refd--;
+      immediates_ref(ctx);
     }
   }
   lua_settop(L, 1);
@@ -304,7 +327,7 @@ static void fire_immediates(lua_State *L, tide_ctx *ctx) {
     kind = *(uint8_t *)lua_touserdata(L, entry);
     if (kind == TIDE_K_PROMISE) {
       /* A zero sleep. */
-      immediate_gone(ctx);
+      immediate_gone(ctx, 1);
       lua_pushnil(L);
       tide_settle_direct(L, ctx, entry, TIDE_FULFILLED, -1);
       lua_settop(L, ring);
@@ -318,7 +341,7 @@ static void fire_immediates(lua_State *L, tide_ctx *ctx) {
       continue;
     }
     node->where = TIDE_TIMER_IDLE;
-    immediate_gone(ctx);
+    immediate_gone(ctx, node->refd);
     fire(L, ctx, node);
   }
   lua_settop(L, ring - 1);
