@@ -174,6 +174,34 @@ static int l_on_unhandled(lua_State *L) {
  *   a table {p, x, then}   -> call then(x, resolve, reject) for p
  *   a function, b value    -> a(b)  (tide.queue_microtask) */
 
+/* Appends an entry to the C queue; raises when out of memory. */
+static void queue_push(lua_State *L, tide_ctx *ctx, lua_State *co, const tide_promise *p) {
+  tide_job *j;
+  if (ctx->q_count == ctx->q_cap) {
+    uint32_t cap = ctx->q_cap ? ctx->q_cap * 2 : 256;
+    tide_job *q = ctx->alloc(ctx->alloc_ud, NULL, 0, cap * sizeof *q);
+    if (!q) luaL_error(L, "not enough memory");
+    for (uint32_t i = 0; i < ctx->q_count; i++)
+      q[i] = ctx->queue[(ctx->q_head + i) & (ctx->q_cap - 1)];
+    ctx->alloc(ctx->alloc_ud, ctx->queue, ctx->q_cap * sizeof *q, 0);
+    ctx->queue = q;
+    ctx->q_cap = cap;
+    ctx->q_head = 0;
+  }
+  j = &ctx->queue[(ctx->q_head + ctx->q_count++) & (ctx->q_cap - 1)];
+  j->co = co;
+  j->promise = p;
+}
+
+void tide_job_push(lua_State *L, tide_ctx *ctx, int a, int b) {
+  tide_ring_push2(L, &ctx->jobs, a, b);
+  queue_push(L, ctx, NULL, NULL);
+}
+
+void tide_wake_push(lua_State *L, tide_ctx *ctx, lua_State *co, const tide_promise *p) {
+  queue_push(L, ctx, co, p);
+}
+
 void tide_drain(tide_ctx *ctx) {
   lua_State *L = ctx->L;
   int base, jobs;
@@ -183,8 +211,18 @@ void tide_drain(tide_ctx *ctx) {
   base = lua_gettop(L);
   lua_rawgeti(L, LUA_REGISTRYINDEX, ctx->jobs.ref); /* grows in place: stays valid */
   jobs = base + 1;
-  while (ctx->jobs.count || ctx->rejections.count) {
-    while (ctx->jobs.count) {
+  while (ctx->q_count || ctx->rejections.count) {
+    while (ctx->q_count) {
+      tide_job j = ctx->queue[ctx->q_head];
+      ctx->q_head = (ctx->q_head + 1) & (ctx->q_cap - 1);
+      ctx->q_count--;
+      if (j.co) {
+        /* Stale if the task stopped waiting for that promise (cancelled). */
+        tide_task *t = tide_task_of(j.co);
+        if (t && t->run == TIDE_TASK_WAITING && t->awaiting == j.promise)
+          tide_task_wake(L, ctx, j.co);
+        continue;
+      }
       tide_ring_shift_at(L, &ctx->jobs, jobs, 2); /* a, b */
       switch (lua_type(L, jobs + 1)) {
       case LUA_TUSERDATA:
@@ -202,7 +240,7 @@ void tide_drain(tide_ctx *ctx) {
     }
     /* The queue is empty: whatever is still rejected without a handler is
      * reported, once. */
-    while (ctx->rejections.count && !ctx->jobs.count) {
+    while (ctx->rejections.count && !ctx->q_count) {
       tide_promise *p;
       tide_ring_shift(L, &ctx->rejections, 1);
       p = lua_touserdata(L, -1);
@@ -287,6 +325,28 @@ void tide_on_event(tide_ctx *ctx, tide_event ev, tide_event_fn fn) {
   ctx->handlers[ev] = fn;
 }
 
+void tide_io_done(tide_ctx *ctx, tide_io *io) {
+  io->next = NULL;
+  if (ctx->io_tail)
+    ctx->io_tail->next = io;
+  else
+    ctx->io_head = io;
+  ctx->io_tail = io;
+  tide_post(ctx, TIDE_EV_IO);
+}
+
+/* The TIDE_EV_IO handler: completes finished I/O in order, draining the
+ * microtasks after each. */
+static void io_event(lua_State *L, tide_ctx *ctx) {
+  tide_io *io;
+  while ((io = ctx->io_head) != NULL) {
+    ctx->io_head = io->next;
+    if (!ctx->io_head) ctx->io_tail = NULL;
+    io->complete(L, ctx, io);
+    tide_drain(ctx);
+  }
+}
+
 /* Handles what the last loop iteration recorded, in phase order. */
 static void handle_events(lua_State *L, tide_ctx *ctx) {
   while (ctx->events) {
@@ -305,7 +365,7 @@ static int turn(lua_State *L, tide_ctx *ctx) {
     handle_events(L, ctx);
     return 1;
   }
-  return alive || ctx->jobs.count > 0;
+  return alive || ctx->q_count > 0;
 }
 
 /* Protected body of a wait. upvalues: none; args: ctx, promise or nil. */
@@ -418,7 +478,7 @@ static int l_stats(lua_State *L) {
   lua_setfield(L, -2, "timers");
   lua_pushinteger(L, ctx->immediates_live);
   lua_setfield(L, -2, "immediates");
-  lua_pushinteger(L, ctx->jobs.count);
+  lua_pushinteger(L, ctx->q_count);
   lua_setfield(L, -2, "jobs");
   lua_pushinteger(L, handles);
   lua_setfield(L, -2, "handles");
@@ -492,11 +552,19 @@ static int ctx_gc(lua_State *L) {
   ctx->L = NULL;
   tide_timer_close(ctx);
   uv_walk(&ctx->loop, close_walk_cb, NULL);
+  /* Lets requests in libuv's thread pool finish, then drops what they
+   * would have settled. */
   uv_run(&ctx->loop, UV_RUN_DEFAULT);
+  while (ctx->io_head) {
+    tide_io *io = ctx->io_head;
+    ctx->io_head = io->next;
+    io->discard(ctx, io);
+  }
   uv_loop_close(&ctx->loop);
   tide_heap_free(&ctx->timers);
   alloc = lua_getallocf(L, &ud);
   alloc(ud, ctx->anchor_free, sizeof(int) * (size_t)ctx->anchor_capfree, 0);
+  alloc(ud, ctx->queue, sizeof(*ctx->queue) * ctx->q_cap, 0);
   alloc(ud, ctx, sizeof *ctx, 0);
   return 0;
 }
@@ -517,6 +585,8 @@ tide_ctx *tide_ctx_new(lua_State *L) {
   ctx = alloc(ud, NULL, 0, sizeof *ctx);
   if (!ctx) luaL_error(L, "tide: not enough memory");
   memset(ctx, 0, sizeof *ctx);
+  ctx->alloc = alloc;
+  ctx->alloc_ud = ud;
   box = lua_newuserdatauv(L, sizeof *box, 0);
   *box = ctx;
   lua_createtable(L, 0, 2);
@@ -544,6 +614,7 @@ tide_ctx *tide_ctx_new(lua_State *L) {
   uv_signal_init(&ctx->loop, &ctx->sigint);
   ctx->sigint.data = ctx;
   tide_on_event(ctx, TIDE_EV_SIGINT, sigint_event);
+  tide_on_event(ctx, TIDE_EV_IO, io_event);
   stress = getenv("TIDE_GC_STRESS");
   ctx->gc_stress = stress && *stress && strcmp(stress, "0") != 0;
   return ctx;

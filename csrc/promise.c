@@ -58,6 +58,14 @@ static int is_callable(lua_State *L, int idx) {
 /* ---------------------------------------------------------------------------
  * Settling and reactions */
 
+/* Queues reaction r of the settled promise at p (its struct: pr). */
+static void queue_reaction(lua_State *L, tide_ctx *ctx, int p, const tide_promise *pr, int r) {
+  if (lua_type(L, r) == LUA_TTHREAD)
+    tide_wake_push(L, ctx, lua_tothread(L, r), pr);
+  else
+    tide_job_push(L, ctx, p, r);
+}
+
 void tide_settle(lua_State *L, tide_ctx *ctx, int p, tide_state st, int v) {
   tide_promise *pr = lua_touserdata(L, p);
   int rtype;
@@ -84,12 +92,12 @@ void tide_settle(lua_State *L, tide_ctx *ctx, int p, tide_state st, int v) {
     return;
   }
   if (rtype != LUA_TTABLE) {
-    tide_job_push(L, ctx, p, -1);
+    queue_reaction(L, ctx, p, pr, -1);
   } else {
     lua_Integer n = (lua_Integer)lua_rawlen(L, -1);
     for (lua_Integer i = 1; i <= n; i++) {
       lua_rawgeti(L, -1, i);
-      tide_job_push(L, ctx, p, -1);
+      queue_reaction(L, ctx, p, pr, -1);
       lua_pop(L, 1);
     }
   }
@@ -101,14 +109,16 @@ void tide_settle_direct(lua_State *L, tide_ctx *ctx, int p, tide_state st, int v
   if (pr->state != TIDE_PENDING) return;
   p = lua_absindex(L, p);
   v = lua_absindex(L, v);
-  if (ctx->jobs.count == 0 && !ctx->draining && !(pr->flags & TIDE_F_HANDLERS)) {
+  if (ctx->q_count == 0 && !ctx->draining && !(pr->flags & TIDE_F_HANDLERS)) {
     if (lua_getiuservalue(L, p, TIDE_UV_STATE) == LUA_TTHREAD) {
+      lua_State *co = lua_tothread(L, -1);
+      tide_task *t = tide_task_of(co);
       pr->state = (uint8_t)st;
       pr->flags |= TIDE_F_LOCKED;
       lua_pushvalue(L, v);
       lua_setiuservalue(L, p, TIDE_UV_STATE);
-      tide_react(L, ctx, p, -1);
       lua_pop(L, 1);
+      if (t && t->run == TIDE_TASK_WAITING && t->awaiting == pr) tide_task_wake(L, ctx, co);
       return;
     }
     lua_pop(L, 1);
@@ -121,7 +131,7 @@ void tide_subscribe(lua_State *L, tide_ctx *ctx, int p, int r) {
   int rtype;
   pr->flags |= TIDE_F_HANDLED;
   if (pr->state != TIDE_PENDING) {
-    tide_job_push(L, ctx, p, r);
+    queue_reaction(L, ctx, p, pr, r);
     return;
   }
   p = lua_absindex(L, p);
@@ -216,18 +226,6 @@ static void react_derived(lua_State *L, tide_ctx *ctx, int p, int d) {
 
 void tide_react(lua_State *L, tide_ctx *ctx, int p, int r) {
   tide_promise *src = lua_touserdata(L, p), *rp;
-  if (lua_type(L, r) == LUA_TTHREAD) {
-    /* A task waiting in await. Stale unless it still waits for p (it may
-     * have been cancelled meanwhile). */
-    lua_State *co = lua_tothread(L, r);
-    tide_task *t = tide_task_of(co);
-    if (t && t->run == TIDE_TASK_WAITING && t->awaiting == src) {
-      lua_getiuservalue(L, p, TIDE_UV_STATE);
-      tide_task_resume(L, ctx, co, src->state == TIDE_FULFILLED, -1);
-      lua_pop(L, 1);
-    }
-    return;
-  }
   rp = lua_touserdata(L, r);
   switch (rp->kind) {
   case TIDE_K_TASK: {

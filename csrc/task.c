@@ -200,16 +200,12 @@ static void task_run(lua_State *L, tide_ctx *ctx, lua_State *co, int nargs) {
   }
 }
 
-void tide_task_resume(lua_State *L, tide_ctx *ctx, lua_State *co, int ok, int v) {
+void tide_task_wake(lua_State *L, tide_ctx *ctx, lua_State *co) {
   tide_task *task = tide_task_of(co);
   task->run = TIDE_TASK_RUNNING;
-  task->resume_ok = (uint8_t)ok;
   task->awaiting = NULL;
-  task->delivering = 0;
   tide_gc_stress(L, ctx);
-  lua_pushvalue(L, v);
-  lua_xmove(L, co, 1);
-  task_run(L, ctx, co, 1);
+  task_run(L, ctx, co, 0);
 }
 
 static int is_callable(lua_State *L, int idx) {
@@ -274,19 +270,22 @@ static void cancel_children(lua_State *L, tide_ctx *ctx, tide_task *task, int er
 static void task_cancel(lua_State *L, tide_ctx *ctx, int t, int err) {
   tide_task *task = lua_touserdata(L, t);
   if (task->run == TIDE_TASK_WAITING) {
+    lua_State *co;
     if (task->delivering) return;
-    /* Stop waiting for what it awaited, then queue the error for it. */
+    /* Stop waiting for what it awaited, then queue the error for it: its
+     * await raises the error kept in UV_TARGET. The task itself stands in
+     * for the awaited promise, so that a wakeup for the old one is stale. */
     push_awaited(L, t);
     lua_getiuservalue(L, t, TIDE_UV_AUX);
+    co = lua_tothread(L, -1);
     tide_unsubscribe(L, -2, -1);
     lua_pop(L, 2);
     cancel_children(L, ctx, task, err);
-    tide_push_rejected(L, ctx, err, 1);
-    task->awaiting = lua_touserdata(L, -1);
+    lua_pushvalue(L, err);
+    lua_setiuservalue(L, t, TIDE_UV_TARGET);
     task->delivering = 1;
-    lua_getiuservalue(L, t, TIDE_UV_AUX);
-    tide_subscribe(L, ctx, -2, -1);
-    lua_pop(L, 2);
+    task->awaiting = task;
+    tide_wake_push(L, ctx, co, (tide_promise *)task);
   } else if (task->run == TIDE_TASK_RUNNING) {
     /* On the C stack right now: it sees the error at its next await. */
     if (task->cancel_pending) return;
@@ -346,35 +345,49 @@ static int l_cancelled_error(lua_State *L) {
 enum { AWAIT_RAISE, AWAIT_PROTECTED };
 
 /* Returns the outcome of the settled promise at 1 the way the mode wants. */
+static int deliver(lua_State *L, int ok, int mode);
+
 static int settled_result(lua_State *L, tide_promise *p, int mode) {
   int ok = p->state == TIDE_FULFILLED;
   if (!ok) p->flags |= TIDE_F_HANDLED;
-  if (mode == AWAIT_PROTECTED) lua_pushboolean(L, ok);
   lua_getiuservalue(L, 1, TIDE_UV_STATE);
-  if (!ok && mode == AWAIT_RAISE) return lua_error(L);
-  return mode == AWAIT_PROTECTED ? 2 : 1;
+  return deliver(L, ok, mode);
 }
 
-static int await_k(lua_State *L, int status, lua_KContext mode) {
-  tide_task *task = tide_task_of(L);
-  (void)status;
-  /* stack: promise, value passed by tide_task_resume */
-  if (task->resume_ok) {
-    if (mode == AWAIT_PROTECTED) {
-      lua_pushboolean(L, 1);
-      lua_insert(L, -2);
-      return 2;
-    }
-    return 1;
-  }
-  if (lua_type(L, -1) == LUA_TTABLE && tide_is_error(L, -1, "cancelled"))
-    task->cancelled = 1;
+/* Pushes the cancellation error kept in the task's UV_TARGET (clearing it). */
+static void take_cancellation(lua_State *L, tide_ctx *ctx, tide_task *task) {
+  push_task(L, ctx, task);
+  lua_getiuservalue(L, -1, TIDE_UV_TARGET);
+  lua_pushnil(L);
+  lua_setiuservalue(L, -3, TIDE_UV_TARGET);
+  lua_remove(L, -2);
+  task->cancelled = 1;
+}
+
+/* Returns (or raises) the outcome at the top of the stack. */
+static int deliver(lua_State *L, int ok, int mode) {
   if (mode == AWAIT_PROTECTED) {
-    lua_pushboolean(L, 0);
+    lua_pushboolean(L, ok);
     lua_insert(L, -2);
     return 2;
   }
-  return lua_error(L);
+  return ok ? 1 : lua_error(L);
+}
+
+static int await_k(lua_State *L, int status, lua_KContext mode) {
+  tide_ctx *ctx = tide_ctx_up(L);
+  tide_task *task = tide_task_of(L);
+  tide_promise *p;
+  (void)status;
+  if (task->delivering) {
+    task->delivering = 0;
+    take_cancellation(L, ctx, task);
+    return deliver(L, 0, (int)mode);
+  }
+  /* stack: the awaited promise, now settled */
+  p = lua_touserdata(L, 1);
+  lua_getiuservalue(L, 1, TIDE_UV_STATE);
+  return deliver(L, p->state == TIDE_FULFILLED, (int)mode);
 }
 
 static int await_impl(lua_State *L, int mode) {
@@ -415,17 +428,8 @@ static int await_impl(lua_State *L, int mode) {
   if (task->cancel_pending) {
     /* Cancelled while it was running: this await is where it hears of it. */
     task->cancel_pending = 0;
-    task->cancelled = 1;
-    push_task(L, ctx, task);
-    lua_getiuservalue(L, 2, TIDE_UV_TARGET);
-    lua_pushnil(L);
-    lua_setiuservalue(L, 2, TIDE_UV_TARGET);
-    if (mode == AWAIT_PROTECTED) {
-      lua_pushboolean(L, 0);
-      lua_insert(L, -2);
-      return 2;
-    }
-    return lua_error(L);
+    take_cancellation(L, ctx, task);
+    return deliver(L, 0, mode);
   }
   tide_gc_stress(L, ctx);
   /* Wait: the coroutine itself is the reaction; p stays alive at index 1 of

@@ -176,9 +176,8 @@ struct tide_task {
   void *awaiting;       /* the promise it waits for (kept alive by the
                            await frame on its coroutine's stack) */
   uint8_t run;          /* tide_task_run */
-  uint8_t resume_ok;    /* how the next resume delivers its value */
   uint8_t cancel_pending; /* cancelled while running: raise at next await */
-  uint8_t delivering;   /* a cancellation is queued for delivery */
+  uint8_t delivering;   /* a cancellation (in UV_TARGET) is queued for it */
   uint8_t cancelled;    /* a cancellation was delivered to it */
 };
 
@@ -188,9 +187,10 @@ tide_task *tide_current(tide_ctx *ctx, lua_State *L);
 static inline tide_task *tide_task_of(lua_State *co) {
   return *(tide_task **)lua_getextraspace(co);
 }
-/* Resumes the task waiting on coroutine co with the value at v (raised if
- * !ok). */
-void tide_task_resume(lua_State *L, tide_ctx *ctx, lua_State *co, int ok, int v);
+/* Resumes the task whose coroutine co waits in await: await then returns
+ * (or raises) the outcome of the promise it waits for, or raises the
+ * cancellation queued for it. */
+void tide_task_wake(lua_State *L, tide_ctx *ctx, lua_State *co);
 /* Spawns fn (at index fn, followed by nargs arguments) as a task and runs it
  * up to its first suspension; pushes the task. */
 void tide_spawn(lua_State *L, tide_ctx *ctx, int fn, int nargs);
@@ -260,17 +260,49 @@ typedef enum {
 } tide_event;
 typedef void (*tide_event_fn)(lua_State *L, tide_ctx *ctx);
 /* ---------------------------------------------------------------------------
+ * I/O completions: libuv and libcurl callbacks queue finished requests here
+ * (C only) and post TIDE_EV_IO; the driver then calls each one's complete()
+ * in the order they finished. */
+
+typedef struct tide_io tide_io;
+struct tide_io {
+  tide_io *next;
+  /* Settles what waits for it and frees it (on the driver's thread). */
+  void (*complete)(lua_State *L, tide_ctx *ctx, tide_io *io);
+  /* Frees it without Lua: the state is closing. */
+  void (*discard)(tide_ctx *ctx, tide_io *io);
+};
+
+/* From a libuv/libcurl callback: queues io for completion. */
+void tide_io_done(tide_ctx *ctx, tide_io *io);
+void tide_fs_open(lua_State *L, tide_ctx *ctx);
+
+/* One entry of the microtask queue. A wakeup names the coroutine of a task
+ * waiting in await and the promise it waits for: both are anchored already
+ * (the task by its anchor, the promise by the await frame), so queueing it
+ * touches no Lua table. Any other job (co == NULL) is the next pair of
+ * values in the Lua ring ctx->jobs. */
+typedef struct tide_job {
+  lua_State *co;
+  const tide_promise *promise;
+} tide_job;
+
+/* ---------------------------------------------------------------------------
  * The context: one per lua_State that requires tide */
 
 struct tide_ctx {
   uv_loop_t loop;
+  lua_Alloc alloc;       /* the state's allocator, for C-side memory */
+  void *alloc_ud;
   lua_State *L;          /* thread driving the loop; NULL when none does */
   lua_State *main;       /* main thread, for finalization */
   int busy;              /* loop drivers + task resumptions on the C stack */
   tide_task *current;    /* task being run, and its thread */
   lua_State *current_L;
 
-  tide_ring jobs;        /* microtasks: pairs (a, b), see loop.c */
+  tide_job *queue;       /* microtasks, in order (see loop.c) */
+  uint32_t q_head, q_count, q_cap;
+  tide_ring jobs;        /* the Lua values of queued non-wakeup jobs */
   int draining;
   tide_ring rejections;  /* rejected promises to check once the queue drains */
 
@@ -284,6 +316,7 @@ struct tide_ctx {
   uv_idle_t idle;        /* keeps poll from blocking while immediates wait */
 
   unsigned events;       /* tide_event bits posted by libuv callbacks */
+  tide_io *io_head, *io_tail; /* finished I/O waiting for the driver */
   tide_event_fn handlers[TIDE_EV_COUNT];
   uv_signal_t sigint;    /* Ctrl-C while the top level waits */
   int interrupted;
@@ -319,9 +352,10 @@ void tide_unanchor(lua_State *L, tide_ctx *ctx, int ref);
 void tide_push_anchored(lua_State *L, tide_ctx *ctx, int ref);
 
 /* Microtasks: queues the job (value at a, value at b); see loop.c. */
-static inline void tide_job_push(lua_State *L, tide_ctx *ctx, int a, int b) {
-  tide_ring_push2(L, &ctx->jobs, a, b);
-}
+void tide_job_push(lua_State *L, tide_ctx *ctx, int a, int b);
+/* Queues the wakeup of the task waiting in await on coroutine co for
+ * promise p (a reaction that is a coroutine). */
+void tide_wake_push(lua_State *L, tide_ctx *ctx, lua_State *co, const tide_promise *p);
 /* Runs queued microtasks until none are left, then reports unhandled
  * rejections. Called after every loop callback. */
 void tide_drain(tide_ctx *ctx);

@@ -14,6 +14,7 @@ local core = require "tide.core"
 local signal = require "tide.signal"
 local timeout = require "tide.timeout"
 local scope = require "tide.scope"
+local stream = require "tide.stream"
 
 local type, error, getmetatable = type, error, getmetatable
 
@@ -71,6 +72,20 @@ local tide = {
   any_signal = signal.any_signal,
   timeout = timeout,
   scope = scope,
+
+  -- Patterns
+  retry = require("tide.retry").retry,
+  breaker = require "tide.breaker",
+  semaphore = require "tide.semaphore",
+  map = require "tide.map",
+
+  -- Streams
+  channel = require "tide.channel",
+  generator = stream.generator,
+  stream = stream,              -- stream.from(list), stream.new(pull, close)
+
+  -- Files
+  fs = require "tide.fs",
 
   -- Errors and introspection
   error = core.error,           -- tide.error(kind, message [, fields])

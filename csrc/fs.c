@@ -1,0 +1,417 @@
+/* fs.c -- file system primitives on libuv's fs (its thread pool).
+ *
+ * One C function per libuv call, each an operation with a promise:
+ * fs_open, fs_close, fs_read, fs_write, fs_stat, fs_fstat, fs_scandir,
+ * fs_mkdir, fs_rmdir, fs_unlink, fs_rename. lua/tide/fs.lua composes them
+ * into tide.fs (read, write, lines, ...), so that a cancelled tide.fs.read
+ * closes its descriptor through ordinary cleanup code.
+ *
+ * A request (fs_req) is malloc'ed and owned by libuv until its callback,
+ * which only queues it (tide_io_done); its completion then settles the
+ * promise. Cancelling the promise asks libuv to cancel the request and
+ * settles at once; the request is freed when libuv gives it back. Failures
+ * reject with `fs` errors carrying libuv's error name, the path and the
+ * call. */
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tide.h"
+
+typedef enum { FS_OPEN, FS_CLOSE, FS_READ, FS_WRITE, FS_STAT, FS_SCANDIR, FS_NONE } fs_call;
+
+typedef struct fs_op fs_op;
+
+typedef struct fs_req {
+  tide_io io;
+  uv_fs_t req;
+  tide_ctx *ctx;
+  fs_op *op;         /* the promise's userdata; NULL once it was cancelled */
+  int data_ref;      /* anchor of a write's data while libuv uses it */
+  char *buf;         /* a read's buffer */
+  size_t buf_len;
+  uint8_t call;      /* fs_call: what the result looks like */
+  const char *name;  /* the call, for error messages */
+} fs_req;
+
+struct fs_op {
+  tide_op_promise base;
+  fs_req *req; /* NULL once libuv gave it back, or the op was cancelled */
+};
+
+#define REQ_OF(r) ((fs_req *)((char *)(r) - offsetof(fs_req, req)))
+#define IO_OF(i) ((fs_req *)((char *)(i) - offsetof(fs_req, io)))
+
+/* ---------------------------------------------------------------------------
+ * Results */
+
+/* Pushes an `fs` error for libuv error code err. */
+static void push_fs_error(lua_State *L, int err, const char *call, const char *path) {
+  if (path)
+    tide_error_push(L, "fs", "%s: %s (%s)", path, uv_strerror(err), call);
+  else
+    tide_error_push(L, "fs", "%s (%s)", uv_strerror(err), call);
+  lua_pushstring(L, uv_err_name(err));
+  lua_setfield(L, -2, "code");
+  lua_pushinteger(L, err);
+  lua_setfield(L, -2, "errno");
+  lua_pushstring(L, call);
+  lua_setfield(L, -2, "syscall");
+  if (path) {
+    lua_pushstring(L, path);
+    lua_setfield(L, -2, "path");
+  }
+}
+
+static const char *type_name(uv_dirent_type_t t) {
+  switch (t) {
+  case UV_DIRENT_FILE: return "file";
+  case UV_DIRENT_DIR: return "directory";
+  case UV_DIRENT_LINK: return "link";
+  case UV_DIRENT_FIFO: return "fifo";
+  case UV_DIRENT_SOCKET: return "socket";
+  case UV_DIRENT_CHAR: return "char";
+  case UV_DIRENT_BLOCK: return "block";
+  default: return "unknown";
+  }
+}
+
+static const char *mode_type(uint64_t mode) {
+  switch (mode & S_IFMT) {
+  case S_IFREG: return "file";
+  case S_IFDIR: return "directory";
+  case S_IFLNK: return "link";
+  case S_IFIFO: return "fifo";
+  case S_IFSOCK: return "socket";
+  case S_IFCHR: return "char";
+  case S_IFBLK: return "block";
+  default: return "unknown";
+  }
+}
+
+static void set_time(lua_State *L, const char *k, uv_timespec_t t) {
+  lua_pushnumber(L, (lua_Number)t.tv_sec + (lua_Number)t.tv_nsec / 1e9);
+  lua_setfield(L, -2, k);
+}
+
+static void push_stat(lua_State *L, const uv_stat_t *s) {
+  lua_createtable(L, 0, 10);
+  lua_pushstring(L, mode_type(s->st_mode));
+  lua_setfield(L, -2, "type");
+  lua_pushinteger(L, (lua_Integer)s->st_size);
+  lua_setfield(L, -2, "size");
+  lua_pushinteger(L, (lua_Integer)(s->st_mode & 07777));
+  lua_setfield(L, -2, "mode");
+  lua_pushinteger(L, (lua_Integer)s->st_uid);
+  lua_setfield(L, -2, "uid");
+  lua_pushinteger(L, (lua_Integer)s->st_gid);
+  lua_setfield(L, -2, "gid");
+  lua_pushinteger(L, (lua_Integer)s->st_nlink);
+  lua_setfield(L, -2, "nlink");
+  lua_pushinteger(L, (lua_Integer)s->st_ino);
+  lua_setfield(L, -2, "ino");
+  set_time(L, "mtime", s->st_mtim);
+  set_time(L, "atime", s->st_atim);
+  set_time(L, "ctime", s->st_ctim);
+}
+
+/* Pushes the value a successful request fulfils with. */
+static void push_result(lua_State *L, fs_req *q) {
+  uv_dirent_t ent;
+  lua_Integer n = 0;
+  switch (q->call) {
+  case FS_OPEN:
+  case FS_WRITE:
+    lua_pushinteger(L, (lua_Integer)q->req.result);
+    break;
+  case FS_READ:
+    lua_pushlstring(L, q->buf, (size_t)q->req.result);
+    break;
+  case FS_STAT:
+    push_stat(L, &q->req.statbuf);
+    break;
+  case FS_SCANDIR:
+    lua_createtable(L, (int)q->req.result, 1);
+    while (uv_fs_scandir_next(&q->req, &ent) != UV_EOF) {
+      lua_createtable(L, 0, 2);
+      lua_pushstring(L, ent.name);
+      lua_setfield(L, -2, "name");
+      lua_pushstring(L, type_name(ent.type));
+      lua_setfield(L, -2, "type");
+      lua_rawseti(L, -2, ++n);
+    }
+    lua_pushinteger(L, n);
+    lua_setfield(L, -2, "n");
+    break;
+  default:
+    lua_pushnil(L);
+    break;
+  }
+}
+
+/* Frees q (its data anchor is the caller's business). */
+static void req_release(tide_ctx *ctx, fs_req *q) {
+  uv_fs_req_cleanup(&q->req);
+  if (q->buf) ctx->alloc(ctx->alloc_ud, q->buf, q->buf_len, 0);
+  ctx->alloc(ctx->alloc_ud, q, sizeof *q, 0);
+}
+
+static void req_free(lua_State *L, tide_ctx *ctx, fs_req *q) {
+  tide_unanchor(L, ctx, q->data_ref);
+  req_release(ctx, q);
+}
+
+static void fs_discard(tide_ctx *ctx, tide_io *io) { req_release(ctx, IO_OF(io)); }
+
+/* Driver side: settle the promise (unless it was cancelled), free q. */
+static void fs_complete(lua_State *L, tide_ctx *ctx, tide_io *io) {
+  fs_req *q = IO_OF(io);
+  fs_op *op = q->op;
+  if (op) {
+    int p;
+    tide_push_anchored(L, ctx, op->base.op.ref);
+    p = lua_gettop(L);
+    op->req = NULL;
+    tide_op_done(L, ctx, &op->base.op);
+    if (q->req.result < 0) {
+      push_fs_error(L, (int)q->req.result, q->name, q->req.path);
+      tide_settle(L, ctx, p, TIDE_REJECTED, -1);
+    } else {
+      push_result(L, q);
+      tide_settle_direct(L, ctx, p, TIDE_FULFILLED, -1);
+    }
+    lua_settop(L, p - 1);
+  }
+  req_free(L, ctx, q);
+}
+
+/* libuv side: no Lua here, just queue it for the driver. */
+static void fs_cb(uv_fs_t *r) {
+  fs_req *q = REQ_OF(r);
+  tide_io_done(q->ctx, &q->io);
+}
+
+static void fs_cancel(lua_State *L, tide_ctx *ctx, int p, int err) {
+  fs_op *op = lua_touserdata(L, p);
+  if (op->req) {
+    /* Stops it if it has not started; either way libuv gives it back later
+     * and fs_complete then only frees it. */
+    uv_cancel((uv_req_t *)&op->req->req);
+    op->req->op = NULL;
+    op->req = NULL;
+  }
+  tide_op_done(L, ctx, &op->base.op);
+  tide_settle(L, ctx, p, TIDE_REJECTED, err);
+}
+
+static const tide_op_class fs_class = {"fs", fs_cancel};
+
+/* ---------------------------------------------------------------------------
+ * Starting requests */
+
+/* Pushes a pending fs op promise and returns its request (not started). */
+static fs_req *new_req(lua_State *L, tide_ctx *ctx, fs_call call, const char *name) {
+  fs_op *op;
+  fs_req *q = ctx->alloc(ctx->alloc_ud, NULL, 0, sizeof *q);
+  if (!q) luaL_error(L, "not enough memory");
+  memset(q, 0, sizeof *q);
+  q->io.complete = fs_complete;
+  q->io.discard = fs_discard;
+  q->ctx = ctx;
+  q->data_ref = LUA_NOREF;
+  q->call = (uint8_t)call;
+  q->name = name;
+  op = (fs_op *)tide_promise_new(L, ctx, sizeof *op, TIDE_K_OP, 1, NULL);
+  op->req = q;
+  q->op = op;
+  tide_op_start(L, ctx, -1, &op->base.op, &fs_class);
+  return q;
+}
+
+/* Checks a libuv start result: on failure (bad arguments, mostly) the
+ * request never started, so reject now. */
+static int started(lua_State *L, tide_ctx *ctx, fs_req *q, int rc, const char *path) {
+  if (rc < 0) {
+    fs_op *op = q->op;
+    int p = lua_gettop(L);
+    op->req = NULL;
+    tide_op_done(L, ctx, &op->base.op);
+    push_fs_error(L, rc, q->name, path);
+    tide_settle(L, ctx, p, TIDE_REJECTED, -1);
+    lua_pop(L, 1);
+    req_free(L, ctx, q);
+  }
+  return 1;
+}
+
+static const char *check_path(lua_State *L, int arg) {
+  size_t len;
+  const char *path = luaL_checklstring(L, arg, &len);
+  luaL_argcheck(L, strlen(path) == len, arg, "path contains a zero byte");
+  return path;
+}
+
+static uv_file check_fd(lua_State *L, int arg) {
+  lua_Integer fd = luaL_checkinteger(L, arg);
+  luaL_argcheck(L, fd >= 0 && fd <= INT32_MAX, arg, "not a file descriptor");
+  return (uv_file)fd;
+}
+
+static int open_flags(lua_State *L, int arg) {
+  static const char *const names[] = {"r", "r+", "w", "w+", "a", "a+", "wx", "ax", NULL};
+  static const int flags[] = {O_RDONLY,
+                              O_RDWR,
+                              O_WRONLY | O_CREAT | O_TRUNC,
+                              O_RDWR | O_CREAT | O_TRUNC,
+                              O_WRONLY | O_CREAT | O_APPEND,
+                              O_RDWR | O_CREAT | O_APPEND,
+                              O_WRONLY | O_CREAT | O_EXCL,
+                              O_WRONLY | O_CREAT | O_APPEND | O_EXCL};
+  return flags[luaL_checkoption(L, arg, "r", names)] | O_CLOEXEC;
+}
+
+/* core.fs_open(path [, flags [, mode]]) -> promise of a descriptor.
+ * flags as in fopen/Node: "r", "r+", "w", "w+", "a", "a+", "wx", "ax". */
+static int l_open(lua_State *L) {
+  tide_ctx *ctx = tide_ctx_up(L);
+  const char *path = check_path(L, 1);
+  int flags = open_flags(L, 2);
+  int mode = (int)luaL_optinteger(L, 3, 0644);
+  fs_req *q;
+  lua_settop(L, 3);
+  q = new_req(L, ctx, FS_OPEN, "open");
+  return started(L, ctx, q, uv_fs_open(&ctx->loop, &q->req, path, flags, mode, fs_cb), path);
+}
+
+/* core.fs_close(fd) -> promise */
+static int l_close(lua_State *L) {
+  tide_ctx *ctx = tide_ctx_up(L);
+  uv_file fd = check_fd(L, 1);
+  fs_req *q;
+  lua_settop(L, 1);
+  q = new_req(L, ctx, FS_CLOSE, "close");
+  return started(L, ctx, q, uv_fs_close(&ctx->loop, &q->req, fd, fs_cb), NULL);
+}
+
+#define READ_MAX (64 * 1024 * 1024)
+
+/* core.fs_read(fd, size [, offset]) -> promise of a string ("" at the end).
+ * offset -1 (the default) reads from the current position. */
+static int l_read(lua_State *L) {
+  tide_ctx *ctx = tide_ctx_up(L);
+  uv_file fd = check_fd(L, 1);
+  lua_Integer size = luaL_checkinteger(L, 2);
+  lua_Integer offset = luaL_optinteger(L, 3, -1);
+  fs_req *q;
+  uv_buf_t buf;
+  luaL_argcheck(L, size > 0 && size <= READ_MAX, 2, "size must be between 1 and 64 MiB");
+  lua_settop(L, 3);
+  q = new_req(L, ctx, FS_READ, "read");
+  q->buf = ctx->alloc(ctx->alloc_ud, NULL, 0, (size_t)size);
+  if (!q->buf) luaL_error(L, "not enough memory");
+  q->buf_len = (size_t)size;
+  buf = uv_buf_init(q->buf, (unsigned)size);
+  return started(L, ctx, q, uv_fs_read(&ctx->loop, &q->req, fd, &buf, 1, offset, fs_cb),
+                 NULL);
+}
+
+/* core.fs_write(fd, data [, offset]) -> promise of the bytes written */
+static int l_write(lua_State *L) {
+  tide_ctx *ctx = tide_ctx_up(L);
+  uv_file fd = check_fd(L, 1);
+  size_t len;
+  const char *data = luaL_checklstring(L, 2, &len);
+  lua_Integer offset = luaL_optinteger(L, 3, -1);
+  fs_req *q;
+  uv_buf_t buf = uv_buf_init((char *)data, (unsigned)len);
+  luaL_argcheck(L, len <= UINT32_MAX, 2, "data too long for one write");
+  lua_settop(L, 3);
+  q = new_req(L, ctx, FS_WRITE, "write");
+  /* libuv reads the string from its thread pool: keep it alive until then,
+   * even if the promise is cancelled meanwhile. */
+  lua_pushvalue(L, 2);
+  q->data_ref = tide_anchor(L, ctx);
+  return started(L, ctx, q,
+                 uv_fs_write(&ctx->loop, &q->req, fd, &buf, 1, offset, fs_cb), NULL);
+}
+
+/* core.fs_stat(path) -> promise of {type, size, mode, mtime, ...} */
+static int l_stat(lua_State *L) {
+  tide_ctx *ctx = tide_ctx_up(L);
+  const char *path = check_path(L, 1);
+  fs_req *q;
+  lua_settop(L, 1);
+  q = new_req(L, ctx, FS_STAT, "stat");
+  return started(L, ctx, q, uv_fs_stat(&ctx->loop, &q->req, path, fs_cb), path);
+}
+
+/* core.fs_fstat(fd) -> promise of the same */
+static int l_fstat(lua_State *L) {
+  tide_ctx *ctx = tide_ctx_up(L);
+  uv_file fd = check_fd(L, 1);
+  fs_req *q;
+  lua_settop(L, 1);
+  q = new_req(L, ctx, FS_STAT, "fstat");
+  return started(L, ctx, q, uv_fs_fstat(&ctx->loop, &q->req, fd, fs_cb), NULL);
+}
+
+/* core.fs_scandir(path) -> promise of a list of {name=, type=} */
+static int l_scandir(lua_State *L) {
+  tide_ctx *ctx = tide_ctx_up(L);
+  const char *path = check_path(L, 1);
+  fs_req *q;
+  lua_settop(L, 1);
+  q = new_req(L, ctx, FS_SCANDIR, "scandir");
+  return started(L, ctx, q, uv_fs_scandir(&ctx->loop, &q->req, path, 0, fs_cb), path);
+}
+
+/* core.fs_mkdir(path [, mode]) -> promise */
+static int l_mkdir(lua_State *L) {
+  tide_ctx *ctx = tide_ctx_up(L);
+  const char *path = check_path(L, 1);
+  int mode = (int)luaL_optinteger(L, 2, 0755);
+  fs_req *q;
+  lua_settop(L, 2);
+  q = new_req(L, ctx, FS_NONE, "mkdir");
+  return started(L, ctx, q, uv_fs_mkdir(&ctx->loop, &q->req, path, mode, fs_cb), path);
+}
+
+/* core.fs_rmdir(path), core.fs_unlink(path) -> promise */
+static int l_rmdir(lua_State *L) {
+  tide_ctx *ctx = tide_ctx_up(L);
+  const char *path = check_path(L, 1);
+  fs_req *q;
+  lua_settop(L, 1);
+  q = new_req(L, ctx, FS_NONE, "rmdir");
+  return started(L, ctx, q, uv_fs_rmdir(&ctx->loop, &q->req, path, fs_cb), path);
+}
+
+static int l_unlink(lua_State *L) {
+  tide_ctx *ctx = tide_ctx_up(L);
+  const char *path = check_path(L, 1);
+  fs_req *q;
+  lua_settop(L, 1);
+  q = new_req(L, ctx, FS_NONE, "unlink");
+  return started(L, ctx, q, uv_fs_unlink(&ctx->loop, &q->req, path, fs_cb), path);
+}
+
+/* core.fs_rename(from, to) -> promise */
+static int l_rename(lua_State *L) {
+  tide_ctx *ctx = tide_ctx_up(L);
+  const char *from = check_path(L, 1);
+  const char *to = check_path(L, 2);
+  fs_req *q;
+  lua_settop(L, 2);
+  q = new_req(L, ctx, FS_NONE, "rename");
+  return started(L, ctx, q, uv_fs_rename(&ctx->loop, &q->req, from, to, fs_cb), from);
+}
+
+void tide_fs_open(lua_State *L, tide_ctx *ctx) {
+  static const luaL_Reg funcs[] = {{"fs_open", l_open},       {"fs_close", l_close},
+                                   {"fs_read", l_read},       {"fs_write", l_write},
+                                   {"fs_stat", l_stat},       {"fs_fstat", l_fstat},
+                                   {"fs_scandir", l_scandir}, {"fs_mkdir", l_mkdir},
+                                   {"fs_rmdir", l_rmdir},     {"fs_unlink", l_unlink},
+                                   {"fs_rename", l_rename},   {NULL, NULL}};
+  tide_setfuncs(L, ctx, funcs);
+}

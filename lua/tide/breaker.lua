@@ -1,0 +1,99 @@
+--- tide.breaker: a circuit breaker. After `threshold` failures in a row it
+--- opens and fails calls fast with an `open_circuit` error; after
+--- `cooldown` seconds it lets one trial call through (half open): success
+--- closes it, failure opens it again.
+-- @module tide.breaker
+local core = require "tide.core"
+
+local setmetatable, getmetatable, type, error, pcall = setmetatable, getmetatable, type, error, pcall
+local pairs, tostring = pairs, tostring
+
+--- @class tide.breaker
+--- @field state "closed"|"open"|"half_open"
+--- @field failures integer  failures in a row
+local Breaker = {}
+Breaker.__index = Breaker
+Breaker.__name = "tide.breaker"
+
+local function open_error(b)
+  local left = b.opened_at + b.cooldown - core.now()
+  return core.error("open_circuit", ("circuit open after %d failures; retry in %.1f s"):format(
+    b.failures, left > 0 and left or 0), { retry_in = left > 0 and left or 0 })
+end
+
+local function outcome(b, ok)
+  if ok then
+    b.failures = 0
+    b.state = "closed"
+  else
+    b.failures = b.failures + 1
+    if b.state == "half_open" or b.failures >= b.threshold then
+      b.state = "open"
+      b.opened_at = core.now()
+    end
+  end
+  b.trial = false
+end
+
+--- Calls `fn(...)` in a task through the breaker. Returns a promise of its
+--- result; while the circuit is open it rejects at once with an
+--- `open_circuit` error.
+--- @param fn function
+--- @return tide.promise
+function Breaker:call(fn, ...)
+  if getmetatable(self) ~= Breaker then
+    error("bad argument #1 to 'call' (tide.breaker expected; call it as breaker:call(fn, ...))", 2)
+  end
+  if type(fn) ~= "function" and not (getmetatable(fn) or {}).__call then
+    error(("bad argument #1 to 'call' (function expected, got %s)"):format(type(fn)), 2)
+  end
+  if self.state == "open" then
+    if core.now() - self.opened_at < self.cooldown then return core.reject(open_error(self)) end
+    self.state = "half_open"
+  end
+  if self.state == "half_open" then
+    if self.trial then return core.reject(open_error(self)) end
+    self.trial = true
+  end
+  -- The outcome is recorded the moment the call ends, so that the very
+  -- next call sees the new state.
+  return core.spawn(function(...)
+    local ok, res = pcall(fn, ...)
+    if ok then
+      outcome(self, true)
+      return res
+    end
+    -- A call cancelled by its caller says nothing about the service.
+    if core.is_error(res, "cancelled") then self.trial = false else outcome(self, false) end
+    error(res, 0)
+  end, ...)
+end
+
+function Breaker:__tostring()
+  return ("tide.breaker (%s, %d failures)"):format(self.state, self.failures)
+end
+
+--- A new breaker: `threshold` failures in a row (default 5) open it for
+--- `cooldown` seconds (default 30).
+--- @param opts {threshold: integer, cooldown: number}|nil
+--- @return tide.breaker
+local function breaker(opts)
+  opts = opts or {}
+  if type(opts) ~= "table" then
+    error(("bad argument #1 to 'breaker' (options table expected, got %s)"):format(type(opts)), 2)
+  end
+  for k in pairs(opts) do
+    if k ~= "threshold" and k ~= "cooldown" then error(("bad option '%s' to 'breaker'"):format(tostring(k)), 2) end
+  end
+  local threshold, cooldown = opts.threshold or 5, opts.cooldown or 30
+  if math.type(threshold) ~= "integer" or threshold < 1 then
+    error("bad option 'threshold' to 'breaker' (positive integer expected)", 2)
+  end
+  if type(cooldown) ~= "number" or cooldown ~= cooldown or cooldown < 0 then
+    error("bad option 'cooldown' to 'breaker' (non-negative number expected)", 2)
+  end
+  return setmetatable({ threshold = threshold, cooldown = cooldown, state = "closed", failures = 0,
+                        opened_at = 0, trial = false }, Breaker)
+end
+
+return breaker

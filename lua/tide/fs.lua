@@ -1,0 +1,248 @@
+--- tide.fs: files on libuv's thread pool. Every function returns a promise
+--- and takes `{signal=}` last; failures reject with `fs` errors carrying
+--- `code` (libuv's error name, e.g. "ENOENT"), `path` and `syscall`.
+--
+--     local text = tide.fs.read("config.json"):await()
+--     for line in tide.fs.lines("big.log") do ... end   -- bounded memory
+-- @module tide.fs
+local core = require "tide.core"
+local signal = require "tide.signal"
+local stream = require "tide.stream"
+
+local spawn, pcall, error, type, setmetatable = core.spawn, pcall, error, type, setmetatable
+local concat, sort, min, max = table.concat, table.sort, math.min, math.max
+
+-- Reads and line scans go in chunks of this size.
+local CHUNK = 64 * 1024
+local READ_MAX = 64 * 1024 * 1024
+
+local fs = {}
+
+local function check_path(path, fname, arg)
+  if type(path) ~= "string" then
+    error(("bad argument #%d to '%s' (string expected, got %s)"):format(arg or 1, fname, type(path)), 3)
+  end
+end
+
+local function check_data(data, fname)
+  if type(data) ~= "string" then
+    error(("bad argument #2 to '%s' (string expected, got %s)"):format(fname, type(data)), 3)
+  end
+end
+
+-- Errors from descriptor calls (read, write, close) do not know the path.
+local function with_path(err, path)
+  if core.is_error(err, "fs") and err.path == nil then
+    err.path = path
+    err.message = path .. ": " .. err.message
+  end
+  return err
+end
+
+-- Runs body() as a task and returns its promise, which follows opts.signal
+-- and names `path` in its errors.
+local function run(fname, path, opts, body)
+  local sig = signal.check_option(opts, fname)
+  local task = spawn(function()
+    local ok, res = pcall(body)
+    if not ok then error(with_path(res, path), 0) end
+    return res
+  end)
+  return signal.follow(task, sig)
+end
+
+-- A to-be-closed value that closes fd, waiting for it.
+local function closing(fd)
+  return setmetatable({}, { __close = function() core.fs_close(fd):await() end })
+end
+
+local function read_all(fd)
+  local size = core.fs_fstat(fd):await().size
+  local chunk = min(max(size + 1, CHUNK), READ_MAX)
+  local parts, n = {}, 0
+  while true do
+    local s = core.fs_read(fd, chunk):await()
+    if s == "" then break end
+    n = n + 1
+    parts[n] = s
+  end
+  return concat(parts, "", 1, n)
+end
+
+local function write_all(fd, data)
+  local done = 0
+  while done < #data do
+    local part = done == 0 and data or data:sub(done + 1)
+    done = done + core.fs_write(fd, part):await()
+  end
+end
+
+--- The whole contents of a file.
+--- @param path string
+--- @param opts {signal: tide.signal}|nil
+--- @return tide.promise
+function fs.read(path, opts)
+  check_path(path, "read")
+  return run("read", path, opts, function()
+    local fd = core.fs_open(path, "r"):await()
+    local _ <close> = closing(fd)
+    return read_all(fd)
+  end)
+end
+
+local function writer(fname, flags)
+  return function(path, data, opts)
+    check_path(path, fname)
+    check_data(data, fname)
+    return run(fname, path, opts, function()
+      local fd = core.fs_open(path, flags):await()
+      local _ <close> = closing(fd)
+      write_all(fd, data)
+    end)
+  end
+end
+
+--- Writes `data` to a file, replacing what it held (created if missing).
+--- @type fun(path: string, data: string, opts: table|nil): tide.promise
+fs.write = writer("write", "w")
+--- Adds `data` at the end of a file (created if missing).
+--- @type fun(path: string, data: string, opts: table|nil): tide.promise
+fs.append = writer("append", "a")
+
+--- A stream of the lines of a file, without their line ends ("\n" or
+--- "\r\n"). The file is opened at the first read and read in chunks, so
+--- memory stays bounded whatever its size; it is closed at the end, when
+--- the stream is closed, or when a for loop over it is left.
+--- @param path string
+--- @return tide.stream
+function fs.lines(path)
+  check_path(path, "lines")
+  local fd, buf, pos, eof = nil, "", 1, false
+  local s = stream.new(function()
+    local ok, line = pcall(function()
+      if fd == nil then fd = core.fs_open(path, "r"):await() end
+      while true do
+        local nl = buf:find("\n", pos, true)
+        if nl then
+          local line = buf:sub(pos, nl - 1)
+          pos = nl + 1
+          if line:byte(-1) == 13 then line = line:sub(1, -2) end
+          return line
+        end
+        if eof then
+          if pos > #buf then return nil end
+          local last = buf:sub(pos)
+          pos = #buf + 1
+          return last
+        end
+        local more = core.fs_read(fd, CHUNK):await()
+        if more == "" then eof = true end
+        buf, pos = buf:sub(pos) .. more, 1
+      end
+    end)
+    if not ok then error(with_path(line, path), 0) end
+    return line
+  end, function()
+    if fd then
+      core.fs_close(fd):catch(function() end)
+      fd = nil
+    end
+  end)
+  return stream.producer(s)
+end
+
+--- Facts about a path: `type` ("file", "directory", "link", ...), `size`,
+--- `mode`, `mtime`, `atime`, `ctime` (seconds), `uid`, `gid`, `nlink`, `ino`.
+--- @param path string
+--- @param opts {signal: tide.signal}|nil
+--- @return tide.promise
+function fs.stat(path, opts)
+  check_path(path, "stat")
+  return run("stat", path, opts, function() return core.fs_stat(path):await() end)
+end
+
+--- The names in a directory, sorted (without "." and "..").
+--- @param path string
+--- @param opts {signal: tide.signal}|nil
+--- @return tide.promise
+function fs.readdir(path, opts)
+  check_path(path, "readdir")
+  return run("readdir", path, opts, function()
+    local entries = core.fs_scandir(path):await()
+    local names = { n = entries.n }
+    for i = 1, entries.n do names[i] = entries[i].name end
+    sort(names)
+    return names
+  end)
+end
+
+--- Creates a directory; with `{recursive = true}` also its parents, and an
+--- existing directory is fine. `mode` defaults to 0755.
+--- @param path string
+--- @param opts {recursive: boolean, mode: integer, signal: tide.signal}|nil
+--- @return tide.promise
+function fs.mkdir(path, opts)
+  check_path(path, "mkdir")
+  local recursive, mode = opts and opts.recursive, opts and opts.mode
+  return run("mkdir", path, opts, function()
+    if not recursive then return core.fs_mkdir(path, mode):await() end
+    local prefix = path:sub(1, 1) == "/" and "/" or ""
+    for part in path:gmatch("[^/]+") do
+      prefix = prefix .. part
+      local ok, err = core.pawait(core.fs_mkdir(prefix, mode))
+      if not ok and not (err.code == "EEXIST" and core.fs_stat(prefix):await().type == "directory") then
+        error(err, 0)
+      end
+      prefix = prefix .. "/"
+    end
+  end)
+end
+
+local function remove(path, recursive)
+  local ok, err = core.pawait(core.fs_unlink(path))
+  if ok then return end
+  if err.code ~= "EISDIR" and err.code ~= "EPERM" then error(err, 0) end
+  if recursive then
+    local entries = core.fs_scandir(path):await()
+    for i = 1, entries.n do remove(path .. "/" .. entries[i].name, true) end
+  end
+  core.fs_rmdir(path):await()
+end
+
+--- Removes a file or an empty directory; with `{recursive = true}` a
+--- directory and everything in it.
+--- @param path string
+--- @param opts {recursive: boolean, signal: tide.signal}|nil
+--- @return tide.promise
+function fs.remove(path, opts)
+  check_path(path, "remove")
+  local recursive = opts and opts.recursive
+  return run("remove", path, opts, function() remove(path, recursive) end)
+end
+
+--- Renames (moves) a file or directory.
+--- @param from string
+--- @param to string
+--- @param opts {signal: tide.signal}|nil
+--- @return tide.promise
+function fs.rename(from, to, opts)
+  check_path(from, "rename")
+  check_path(to, "rename", 2)
+  return run("rename", from, opts, function() return core.fs_rename(from, to):await() end)
+end
+
+--- Whether something exists at `path` (a promise of a boolean).
+--- @param path string
+--- @param opts {signal: tide.signal}|nil
+--- @return tide.promise
+function fs.exists(path, opts)
+  check_path(path, "exists")
+  return run("exists", path, opts, function()
+    local ok, err = core.pawait(core.fs_stat(path))
+    if ok then return true end
+    if err.code == "ENOENT" or err.code == "ENOTDIR" then return false end
+    error(err, 0)
+  end)
+end
+
+return fs

@@ -1,0 +1,85 @@
+--- tide.semaphore: at most n holders at a time, first come first served.
+--
+--     local sem = tide.semaphore(4)
+--     sem:with(function() return fetch(url) end):await()
+-- @module tide.semaphore
+local core = require "tide.core"
+local signal = require "tide.signal"
+local waitqueue = require "tide.waitqueue"
+
+local setmetatable, getmetatable, type, error, tostring = setmetatable, getmetatable, type, error, tostring
+
+--- @class tide.semaphore
+--- @field available integer  permits free right now
+local Semaphore = {}
+Semaphore.__index = Semaphore
+Semaphore.__name = "tide.semaphore"
+
+local function check(sem, fname)
+  if getmetatable(sem) ~= Semaphore then
+    error(("bad argument #1 to '%s' (tide.semaphore expected; call it as sem:%s(...))"):format(fname, fname), 3)
+  end
+end
+
+--- Takes a permit; the promise fulfils when one is free. Waiters are served
+--- in order.
+--- @param opts {signal: tide.signal}|nil
+--- @return tide.promise
+function Semaphore:acquire(opts)
+  check(self, "acquire")
+  local sig = signal.check_option(opts, "acquire")
+  if self.available > 0 and not self.waiters:waiting() then
+    self.available = self.available - 1
+    return core.resolve(nil)
+  end
+  return self.waiters:push(nil, sig)
+end
+
+--- Gives a permit back (to the first waiter, if any).
+function Semaphore:release()
+  check(self, "release")
+  local w = self.waiters:shift()
+  if w then
+    w.resolve(nil)
+  elseif self.available < self.size then
+    self.available = self.available + 1
+  else
+    error("tide.semaphore: release without a matching acquire", 2)
+  end
+end
+
+--- Runs `fn(...)` as a task while holding a permit, released however `fn`
+--- ends. Returns a promise of its result.
+--- @param fn function
+--- @param opts {signal: tide.signal}|nil
+--- @return tide.promise
+function Semaphore:with(fn, opts)
+  check(self, "with")
+  if type(fn) ~= "function" and not (getmetatable(fn) or {}).__call then
+    error(("bad argument #1 to 'with' (function expected, got %s)"):format(type(fn)), 2)
+  end
+  local sig = signal.check_option(opts, "with")
+  local task = core.spawn(function()
+    self:acquire(opts):await()
+    local _ <close> = setmetatable({}, { __close = function() self:release() end })
+    return fn()
+  end)
+  return signal.follow(task, sig)
+end
+
+function Semaphore:__tostring()
+  return ("tide.semaphore (%d of %d free)"):format(self.available, self.size)
+end
+
+--- A semaphore with `n` permits.
+--- @param n integer
+--- @return tide.semaphore
+local function semaphore(n)
+  if math.type(n) ~= "integer" or n < 1 then
+    error(("bad argument #1 to 'semaphore' (positive integer expected, got %s)"):format(
+      type(n) == "number" and tostring(n) or type(n)), 2)
+  end
+  return setmetatable({ size = n, available = n, waiters = waitqueue.new() }, Semaphore)
+end
+
+return semaphore
