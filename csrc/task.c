@@ -471,6 +471,64 @@ static int l_current(lua_State *L) {
 }
 
 /* ---------------------------------------------------------------------------
+ * Operations written in Lua */
+
+/* A Lua-level operation (a channel receive, a semaphore wait, ...): a
+ * promise that belongs to the task that started it, like a timer, so that
+ * cancelling that task (or a signal) cancels it. UV 2: the on_cancel
+ * function, called with the error before the promise rejects with it. */
+static void lua_op_cancel(lua_State *L, tide_ctx *ctx, int p, int err) {
+  tide_op_promise *op = lua_touserdata(L, p);
+  tide_op_done(L, ctx, &op->op);
+  if (lua_getiuservalue(L, p, 2) == LUA_TFUNCTION) {
+    lua_pushvalue(L, err);
+    tide_call_cb(L, ctx, 1);
+  } else {
+    lua_pop(L, 1);
+  }
+  tide_settle(L, ctx, p, TIDE_REJECTED, err);
+}
+
+static const tide_op_class lua_op_class = {"operation", lua_op_cancel};
+
+/* The settling functions of core.operation. upvalues: ctx, the promise. */
+static int lua_op_settle(lua_State *L, tide_state st) {
+  tide_ctx *ctx = tide_ctx_up(L);
+  tide_op_promise *op = lua_touserdata(L, lua_upvalueindex(2));
+  if (op->promise.state != TIDE_PENDING) return 0;
+  lua_settop(L, 1);
+  lua_pushvalue(L, lua_upvalueindex(2));
+  tide_op_done(L, ctx, &op->op);
+  if (st == TIDE_FULFILLED)
+    tide_resolve(L, ctx, 2, 1);
+  else
+    tide_settle(L, ctx, 2, TIDE_REJECTED, 1);
+  return 0;
+}
+
+static int lua_op_resolve(lua_State *L) { return lua_op_settle(L, TIDE_FULFILLED); }
+static int lua_op_reject(lua_State *L) { return lua_op_settle(L, TIDE_REJECTED); }
+
+/* core.operation([on_cancel]) -> promise, resolve, reject */
+static int l_operation(lua_State *L) {
+  tide_ctx *ctx = tide_ctx_up(L);
+  tide_op_promise *op;
+  if (!lua_isnoneornil(L, 1)) luaL_checktype(L, 1, LUA_TFUNCTION);
+  lua_settop(L, 1);
+  op = (tide_op_promise *)tide_promise_new(L, ctx, sizeof *op, TIDE_K_OP, 2, NULL);
+  lua_pushvalue(L, 1);
+  lua_setiuservalue(L, 2, 2);
+  tide_op_start(L, ctx, 2, &op->op, &lua_op_class);
+  lua_pushlightuserdata(L, ctx);
+  lua_pushvalue(L, 2);
+  lua_pushcclosure(L, lua_op_resolve, 2);
+  lua_pushlightuserdata(L, ctx);
+  lua_pushvalue(L, 2);
+  lua_pushcclosure(L, lua_op_reject, 2);
+  return 3;
+}
+
+/* ---------------------------------------------------------------------------
  * Introspection */
 
 /* Pushes "file:line" of the innermost Lua function active on co, or nil. */
@@ -557,6 +615,7 @@ void tide_task_open(lua_State *L, tide_ctx *ctx) {
                                    {"tasks", l_tasks},
                                    {"cancel", l_cancel},
                                    {"cancelled_error", l_cancelled_error},
+                                   {"operation", l_operation},
                                    {NULL, NULL}};
   static const luaL_Reg task_methods[] = {
       {"cancel", m_cancel}, {"traceback", m_traceback}, {NULL, NULL}};

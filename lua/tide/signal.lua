@@ -74,14 +74,17 @@ local function abort(signal, reason)
   return true
 end
 
--- Called by C operations given signal=: ties the operation's promise to it.
-core.set_signal_linker(function(signal, op)
+-- Ties an operation's promise to a signal: aborting cancels it with the
+-- signal's reason (at once if it already aborted). C operations given
+-- signal= call this too.
+local function link(signal, op)
   if signal.aborted then
     cancel(op, signal.reason)
   else
     signal._ops[op] = true
   end
-end)
+end
+core.set_signal_linker(link)
 
 --- @class tide.abort_controller
 --- @field signal tide.signal
@@ -189,4 +192,5 @@ function M.follow(p, signal, target)
 end
 
 M.is_signal = is_signal
+M.link = link
 return M

@@ -1,7 +1,9 @@
---- A FIFO of waiters, each a pending promise that an abort signal can take
---- out of the line: the shared piece of channels and semaphores.
+--- A FIFO of waiters, each an operation that the waiting task's
+--- cancellation or an abort signal takes out of the line: the shared piece
+--- of channels and semaphores.
 -- @module tide.waitqueue
 local core = require "tide.core"
+local signal = require "tide.signal"
 
 local setmetatable = setmetatable
 
@@ -12,24 +14,16 @@ local function new()
   return setmetatable({ first = 1, last = 0 }, Queue)
 end
 
---- Adds a waiter carrying `value` and returns its promise. If `signal`
---- aborts first, the waiter leaves the line and the promise rejects with
---- the signal's reason.
-function Queue:push(value, signal)
-  local p, resolve, reject = core.deferred()
-  local w = { value = value, resolve = resolve, reject = reject, promise = p }
-  if signal then
-    if signal.aborted then
-      reject(signal.reason)
-      return p
-    end
-    w.stop = signal:on_abort(function(reason)
-      w.gone = true
-      reject(reason)
-    end)
-  end
+--- Adds a waiter carrying `value` and returns its promise. If the task
+--- that waits is cancelled, or `sig` aborts, first, the waiter leaves the
+--- line and the promise rejects with that error.
+function Queue:push(value, sig)
+  local w = { value = value }
+  local p, resolve, reject = core.operation(function() w.gone = true end)
+  w.resolve, w.reject = resolve, reject
   self.last = self.last + 1
   self[self.last] = w
+  if sig then signal.link(sig, p) end
   return p
 end
 
@@ -39,10 +33,7 @@ function Queue:shift()
     local w = self[self.first]
     self[self.first] = nil
     self.first = self.first + 1
-    if not w.gone then
-      if w.stop then w.stop() end
-      return w
-    end
+    if not w.gone then return w end
   end
   return nil
 end
