@@ -21,6 +21,7 @@ TIDE_EXPORT int luaopen_tide_core(lua_State *L) {
   tide_combinators_open(L, ctx);
   tide_loop_open(L, ctx);
   tide_fs_open(L, ctx);
+  tide_http_open(L, ctx);
   lua_pushvalue(L, -1);
   lua_rawsetp(L, LUA_REGISTRYINDEX, &module_key);
   return 1;

@@ -561,6 +561,7 @@ static int ctx_gc(lua_State *L) {
     io->discard(ctx, io);
   }
   uv_loop_close(&ctx->loop);
+  tide_http_close(ctx);
   tide_heap_free(&ctx->timers);
   alloc = lua_getallocf(L, &ud);
   alloc(ud, ctx->anchor_free, sizeof(int) * (size_t)ctx->anchor_capfree, 0);

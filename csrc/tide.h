@@ -276,6 +276,8 @@ struct tide_io {
 /* From a libuv/libcurl callback: queues io for completion. */
 void tide_io_done(tide_ctx *ctx, tide_io *io);
 void tide_fs_open(lua_State *L, tide_ctx *ctx);
+void tide_http_open(lua_State *L, tide_ctx *ctx);
+void tide_http_close(tide_ctx *ctx);
 
 /* One entry of the microtask queue. A wakeup names the coroutine of a task
  * waiting in await and the promise it waits for: both are anchored already
@@ -332,6 +334,7 @@ struct tide_ctx {
   int promise_mt_ref, task_mt_ref;  /* the same tables, by registry ref */
   uint32_t n_live_tasks;
   int gc_stress;         /* full collection at every await and callback */
+  void *http;            /* http.c's state (libcurl share handle, ...) */
   int closed;
 };
 

@@ -85,8 +85,10 @@ function helper.setup()
     baseline_fds = helper.open_fds()
   end)
   busted.after_each(function()
-    -- Let what the test left behind settle, then nothing may remain.
+    -- Let what the test left behind settle, then nothing may remain. The
+    -- default HTTP client's pooled connections are not a leak: close them.
     tide.run()
+    tide.http.close()
     local s = core.stats()
     local msg = {}
     if s.tasks ~= 0 then msg[#msg + 1] = ("%d live task(s):\n%s"):format(s.tasks, describe_tasks()) end

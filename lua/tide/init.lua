@@ -84,8 +84,9 @@ local tide = {
   generator = stream.generator,
   stream = stream,              -- stream.from(list), stream.new(pull, close)
 
-  -- Files
+  -- Files and HTTP
   fs = require "tide.fs",
+  http = require "tide.http",
 
   -- Errors and introspection
   error = core.error,           -- tide.error(kind, message [, fields])

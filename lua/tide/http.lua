@@ -1,0 +1,525 @@
+--- tide.http: HTTP requests as promises, on libcurl's multi interface.
+--
+--     local res = tide.http.get("https://api.example.com/users/1"):await()
+--     local user = res:raise_for_status():json()
+--
+--     local api = tide.http.client { base_url = "https://api.example.com", timeout = 10,
+--                                    retry = { attempts = 3 } }
+--     local orders = api:get("/orders", { query = { user = user.id } }):await():json()
+--
+-- Any status resolves (as with fetch); failures reject with `network`,
+-- `timeout`, `too_many_redirects` or `body_too_large` errors, and
+-- `raise_for_status` turns a 4xx/5xx into an `http` error.
+-- @module tide.http
+local core = require "tide.core"
+local signal = require "tide.signal"
+local stream = require "tide.stream"
+local retry = require("tide.retry").retry
+
+local type, error, pairs, ipairs, tostring, setmetatable, getmetatable =
+  type, error, pairs, ipairs, tostring, setmetatable, getmetatable
+local concat, sort, escape = table.concat, table.sort, core.http_escape
+
+local cjson -- loaded on first use
+local function json()
+  cjson = cjson or require "cjson"
+  return cjson
+end
+
+local function usage(fmt, ...)
+  error(core.error("usage", fmt:format(...)), 3)
+end
+
+-- ---------------------------------------------------------------------------
+-- Responses
+
+--- @class tide.http.response
+--- @field status integer
+--- @field headers table     case-insensitive; repeated headers joined with ", "
+--- @field body string|nil   the whole body (nil when streamed)
+--- @field url string        after redirects
+--- @field http_version string  "1.1", "2", ...
+--- @field timings table     dns, connect, tls, first_byte, total (seconds)
+local Response = {}
+Response.__name = "tide.http.response"
+
+-- Header lookups ignore case: res.headers["Content-Type"].
+local Headers = {
+  __index = function(h, k)
+    if type(k) == "string" then return rawget(h, k:lower()) end
+  end,
+}
+
+-- Parses the raw header block (`_raw`) into the headers table (lowercased
+-- names, repeated values joined with ", ") and the list of pairs as sent.
+local function parse_headers(raw)
+  local headers, list, n = setmetatable({}, Headers), {}, 0
+  for line in raw:gmatch("[^\r\n]+") do
+    local name, value = line:match("^([^:%s]+):%s*(.-)%s*$")
+    if name then
+      n = n + 1
+      list[n] = { name, value }
+      local key = name:lower()
+      local prev = rawget(headers, key)
+      headers[key] = prev and (prev .. ", " .. value) or value
+    end
+  end
+  list.n = n
+  return headers, list
+end
+
+-- curl gives times since the start (µs); a response gives each phase's own.
+local function build_timings(t)
+  local dns, conn, tls, first, total = t[1], t[2], t[3], t[4], t[5]
+  local ready = tls > conn and tls or conn
+  return {
+    dns = dns / 1e6, connect = (conn > dns and conn - dns or 0) / 1e6,
+    tls = (tls > conn and tls - conn or 0) / 1e6,
+    first_byte = (first > ready and first - ready or 0) / 1e6, total = total / 1e6,
+  }
+end
+
+-- Headers and timings are built on first use: most callers never look.
+function Response.__index(res, k)
+  if k == "headers" or k == "_header_list" then
+    local headers, list = parse_headers(rawget(res, "_raw"))
+    rawset(res, "headers", headers)
+    rawset(res, "_header_list", list)
+    return rawget(res, k)
+  elseif k == "timings" then
+    local timings = build_timings(rawget(res, "_t"))
+    rawset(res, "timings", timings)
+    return timings
+  end
+  return Response[k]
+end
+
+core.http_set_response_mt(Response)
+
+--- Whether the status is 2xx.
+function Response:ok() return self.status >= 200 and self.status < 300 end
+
+--- The response itself if its status is not 4xx/5xx; otherwise raises an
+--- `http` error with `status`, `url` and `body`.
+function Response:raise_for_status()
+  if self.status >= 400 then
+    error(core.error("http", ("HTTP %d from %s"):format(self.status, self.url),
+      { status = self.status, url = self.url, body = self.body, response = self }), 2)
+  end
+  return self
+end
+
+--- The body decoded as JSON (raises a `json` error if it is not JSON).
+function Response:json()
+  if self.body == nil then usage("this response is streamed: read it with res:chunks() or res:lines()") end
+  local ok, v = pcall(json().decode, self.body)
+  if not ok then
+    error(core.error("json", ("the body from %s is not valid JSON: %s"):format(self.url, tostring(v)),
+      { url = self.url, body = self.body }), 2)
+  end
+  return v
+end
+
+--- Every value of the named header, in order (for set-cookie and the like).
+--- @param name string
+--- @return string[]
+function Response:header_values(name)
+  name = tostring(name):lower()
+  local list, n = { n = 0 }, 0
+  for i = 1, self._header_list.n do
+    local pair = self._header_list[i]
+    if pair[1]:lower() == name then
+      n = n + 1
+      list[n] = pair[2]
+    end
+  end
+  list.n = n
+  return list
+end
+
+local function transfer_of(res, fname)
+  local t = rawget(res, "_transfer")
+  if not t then usage("res:%s() needs a response requested with stream = true", fname) end
+  return t
+end
+
+--- A stream of the body's pieces (strings) as they arrive. Memory stays
+--- bounded: the transfer pauses while nobody reads.
+--- @return tide.stream
+function Response:chunks()
+  local t = transfer_of(self, "chunks")
+  return stream.producer(stream.new(function() return core.http_read(t):await() end,
+    function() t:close() end))
+end
+
+--- A stream of the body's lines (without "\n" or "\r\n").
+--- @return tide.stream
+function Response:lines()
+  local t = transfer_of(self, "lines")
+  local buf, pos, eof = "", 1, false
+  return stream.producer(stream.new(function()
+    while true do
+      local nl = buf:find("\n", pos, true)
+      if nl then
+        local line = buf:sub(pos, nl - 1)
+        pos = nl + 1
+        if line:byte(-1) == 13 then line = line:sub(1, -2) end
+        return line
+      end
+      if eof then
+        if pos > #buf then return nil end
+        local last = buf:sub(pos)
+        pos = #buf + 1
+        return last
+      end
+      local more = core.http_read(t):await()
+      if more == nil then eof = true else buf, pos = buf:sub(pos) .. more, 1 end
+    end
+  end, function() t:close() end))
+end
+
+--- Stops a streamed response (its connection closes). Also its `<close>`.
+function Response:close()
+  local t = rawget(self, "_transfer")
+  if t then t:close() end
+end
+Response.__close = Response.close
+
+function Response:__tostring()
+  return ("tide.http.response (%d, %s)"):format(self.status, self.url)
+end
+
+-- ---------------------------------------------------------------------------
+-- Requests
+
+local methods = { GET = true, HEAD = true, POST = true, PUT = true, PATCH = true, DELETE = true,
+                  OPTIONS = true }
+local empty = {}
+local options = {
+  method = "string", url = "string", query = "table", headers = "table", body = "any", json = "any",
+  form = "table", timeout = "number", connect_timeout = "number", follow = "boolean",
+  max_redirects = "number", verify = "boolean", ca_file = "string", proxy = "string", auth = "table",
+  aws_sigv4 = "table", http_version = "string", signal = "any", stream = "boolean",
+  on_progress = "function", max_body_size = "number", buffer_size = "number", decompress = "boolean",
+  retry = "table",
+}
+
+local function encode_pairs(t, what)
+  local keys = {}
+  for k in pairs(t) do
+    if type(k) ~= "string" then usage("bad option '%s' (keys must be strings, got %s)", what, type(k)) end
+    keys[#keys + 1] = k
+  end
+  sort(keys)
+  local parts = {}
+  for _, k in ipairs(keys) do
+    local v = t[k]
+    local list = type(v) == "table" and v or { v }
+    for _, item in ipairs(list) do
+      local tv = type(item)
+      if tv ~= "string" and tv ~= "number" and tv ~= "boolean" then
+        usage("bad option '%s' (value of '%s' must be a string, number or boolean)", what, k)
+      end
+      parts[#parts + 1] = escape(k) .. "=" .. escape(tostring(item))
+    end
+  end
+  return concat(parts, "&")
+end
+
+local function check_header(name, value)
+  if type(name) ~= "string" or not name:match("^[!#$%%&'*+%-.^_`|~%w]+$") then
+    usage("bad header name %q", tostring(name))
+  end
+  local tv = type(value)
+  if tv ~= "string" and tv ~= "number" then
+    usage("bad value for header '%s' (string expected, got %s)", name, tv)
+  end
+  value = tostring(value)
+  if value:find("[\r\n%z]") then
+    usage("refusing header '%s': its value contains CR, LF or NUL (header injection)", name)
+  end
+  return name .. ": " .. value
+end
+
+local function join_url(base, path)
+  if path:match("^[%a][%w+.-]*://") or not base then return path end
+  return (base:gsub("/+$", "")) .. "/" .. (path:gsub("^/+", ""))
+end
+
+-- Is `v` a stream or something to stream an upload from?
+local function is_stream(v)
+  local mt = getmetatable(v)
+  return type(v) == "table" and mt ~= nil and type(v.pull) == "function"
+end
+
+-- Options passed through to the C spec as they are.
+local passthrough = { "timeout", "connect_timeout", "follow", "max_redirects", "verify", "ca_file", "proxy",
+                      "http_version", "stream", "on_progress", "max_body_size", "buffer_size", "decompress" }
+
+-- Builds the spec that core.http_request reads from the options: only what
+-- is given, so that C looks at nothing else. Called for every request, so
+-- it makes one table and no garbage it can avoid.
+local function build_spec(client, opts, url, method)
+  for k, v in pairs(opts) do
+    local want = options[k]
+    if not want then usage("unknown option '%s' to an HTTP request", tostring(k)) end
+    if want ~= "any" and type(v) ~= want then
+      usage("bad option '%s' (%s expected, got %s)", k, want, type(v))
+    end
+  end
+  if type(url) ~= "string" then usage("bad option 'url' (string expected, got %s)", type(url)) end
+  url = join_url(client.base_url, url)
+  if not url:find("^[Hh][Tt][Tt][Pp][Ss]?://") then
+    usage("only http and https URLs are supported (got %q)", url)
+  end
+  if opts.query then
+    local q = encode_pairs(opts.query, "query")
+    if q ~= "" then url = url .. (url:find("?", 1, true) and "&" or "?") .. q end
+  end
+  method = method or opts.method
+  if method == nil then
+    method = "GET"
+  elseif not methods[method] then
+    local upper = method:upper()
+    if not methods[upper] and not upper:match("^[A-Z]+$") then usage("bad HTTP method %q", method) end
+    method = upper
+  end
+
+  local spec = { url = url, method = method }
+  for i = 1, #passthrough do
+    local k = passthrough[i]
+    local v = opts[k]
+    if v ~= nil then spec[k] = v end
+  end
+  if spec.timeout == nil then spec.timeout = client.timeout end
+
+  local headers, has
+  local function add(name, value)
+    headers = headers or {}
+    has = has or {}
+    headers[#headers + 1] = check_header(name, value)
+    has[name:lower()] = true
+  end
+  if client.headers then for name, value in pairs(client.headers) do add(name, value) end end
+  if opts.headers then for name, value in pairs(opts.headers) do add(name, value) end end
+
+  local body = opts.body
+  if opts.json ~= nil or opts.form ~= nil then
+    if (body ~= nil and 1 or 0) + (opts.json ~= nil and 1 or 0) + (opts.form ~= nil and 1 or 0) > 1 then
+      usage("give only one of body, json and form")
+    end
+    if opts.json ~= nil then
+      body = json().encode(opts.json)
+      if not (has and has["content-type"]) then add("Content-Type", "application/json") end
+    else
+      body = encode_pairs(opts.form, "form")
+      if not (has and has["content-type"]) then add("Content-Type", "application/x-www-form-urlencoded") end
+    end
+  end
+  local upload
+  if body ~= nil then
+    if method == "GET" or method == "HEAD" then usage("a %s request cannot have a body", method) end
+    if type(body) == "string" then
+      spec.body = body
+    elseif is_stream(body) or type(body) == "function" then
+      upload = body
+      spec.upload = true
+    else
+      usage("bad option 'body' (string, stream or function expected, got %s)", type(body))
+    end
+  end
+  if opts.auth then
+    if type(opts.auth.user) ~= "string" or type(opts.auth.password) ~= "string" then
+      usage("bad option 'auth' ({user = string, password = string} expected)")
+    end
+    spec.username, spec.password = opts.auth.user, opts.auth.password
+  end
+  local sig4 = opts.aws_sigv4
+  if sig4 then
+    local key = sig4.key or os.getenv("AWS_ACCESS_KEY_ID")
+    local secret = sig4.secret or os.getenv("AWS_SECRET_ACCESS_KEY")
+    if type(key) ~= "string" or type(secret) ~= "string" then
+      usage("aws_sigv4 needs key and secret (or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)")
+    end
+    for _, k in ipairs { "region", "service" } do
+      if type(sig4[k]) ~= "string" then usage("bad option 'aws_sigv4' (%s: string expected)", k) end
+    end
+    spec.aws_sigv4 = ("%s:%s:%s"):format(sig4.provider or "aws:amz", sig4.region, sig4.service)
+    spec.username, spec.password = key, secret
+    -- S3 wants the payload's hash; an unsigned payload is allowed over TLS
+    -- and by S3-compatible services.
+    if not (has and has["x-amz-content-sha256"]) then add("x-amz-content-sha256", "UNSIGNED-PAYLOAD") end
+  end
+  spec.headers = headers
+  return spec, upload
+end
+
+-- Feeds a streaming upload from `source` (a stream, or a function returning
+-- the next chunk and nil at the end) into the request `req`.
+local function feed(req, source)
+  local pull = type(source) == "function" and source or function() return source:pull() end
+  return core.spawn(function()
+    while true do
+      local chunk = pull()
+      if chunk == nil then break end
+      if type(chunk) ~= "string" then error(core.error("usage", "an upload stream must give strings"), 0) end
+      core.http_write(req, chunk):await()
+    end
+    core.http_write(req, nil):await()
+  end)
+end
+
+local function retryable_status(status) return status == 429 or status == 502 or status == 503 or status == 504 end
+
+local function send(client, opts, url, method)
+  local spec, upload = build_spec(client, opts, url or opts.url, method)
+  local sig = signal.check_option(opts, "request")
+  local function attempt()
+    local req = core.http_request(client._c, spec)
+    if upload then
+      local feeder = feed(req, upload)
+      feeder:catch(function(e) core.cancel(req, e) end)
+    end
+    return req
+  end
+  local policy = opts.retry or client.retry
+  if not policy or upload then
+    local req = attempt()
+    if sig then signal.link(sig, req) end
+    return req
+  end
+  -- Retries: network failures, timeouts and 429/502/503/504 answers; the
+  -- last attempt's outcome is what the caller sees.
+  local r = {}
+  for k, v in pairs(policy) do r[k] = v end
+  r.signal = sig
+  local attempts = r.attempts or 3
+  local user_should = r.should_retry
+  r.should_retry = function(err, n)
+    if user_should then return user_should(err, n) end
+    return core.is_error(err, "network") or core.is_error(err, "timeout") or core.is_error(err, "retry_status")
+  end
+  return retry(function(n)
+    local res = attempt():await()
+    if n < attempts and retryable_status(res.status) then
+      error(core.error("retry_status", ("HTTP %d from %s"):format(res.status, res.url),
+        { status = res.status, response = res }), 0)
+    end
+    return res
+  end, r)
+end
+
+-- ---------------------------------------------------------------------------
+-- Clients
+
+--- @class tide.http.client
+local Client = {}
+Client.__index = Client
+Client.__name = "tide.http.client"
+
+local client_options = { base_url = "string", headers = "table", timeout = "number",
+                         max_connections = "number", max_per_host = "number", retry = "table" }
+
+--- A client: shares connections, DNS answers and TLS sessions between its
+--- requests. `base_url` is joined to relative paths with one "/";
+--- `headers` and `timeout` are defaults for every request; `retry` (options
+--- of tide.retry) retries network failures, timeouts and 429/502/503/504.
+--- @param opts table|nil
+--- @return tide.http.client
+local function new_client(opts)
+  opts = opts or {}
+  if type(opts) ~= "table" then
+    error(("bad argument #1 to 'client' (options table expected, got %s)"):format(type(opts)), 2)
+  end
+  for k, v in pairs(opts) do
+    local want = client_options[k]
+    if not want then error(("unknown option '%s' to tide.http.client"):format(tostring(k)), 2) end
+    if type(v) ~= want then
+      error(("bad option '%s' to tide.http.client (%s expected, got %s)"):format(k, want, type(v)), 2)
+    end
+  end
+  if opts.headers then for name, value in pairs(opts.headers) do check_header(name, value) end end
+  return setmetatable({
+    _c = core.http_client { max_connections = opts.max_connections, max_per_host = opts.max_per_host },
+    base_url = opts.base_url, headers = opts.headers, timeout = opts.timeout, retry = opts.retry,
+  }, Client)
+end
+
+--- Sends a request; the promise fulfils with the response.
+--- @param opts table  see tide.http.request
+--- @return tide.promise
+function Client:request(opts)
+  if getmetatable(self) ~= Client then
+    error("bad argument #1 to 'request' (tide.http.client expected; call it as client:request(opts))", 2)
+  end
+  if type(opts) ~= "table" then
+    error(("bad argument #1 to 'request' (options table expected, got %s)"):format(type(opts)), 2)
+  end
+  return send(self, opts)
+end
+
+local function shortcut(method)
+  return function(self, url, opts)
+    if getmetatable(self) ~= Client then
+      error(("bad argument #1 to '%s' (tide.http.client expected; call it as client:%s(url))"):format(
+        method:lower(), method:lower()), 2)
+    end
+    if type(url) ~= "string" then
+      error(("bad argument #1 to '%s' (string expected, got %s)"):format(method:lower(), type(url)), 2)
+    end
+    if opts == nil then
+      opts = empty
+    elseif type(opts) ~= "table" then
+      error(("bad argument #2 to '%s' (options table expected, got %s)"):format(method:lower(), type(opts)), 2)
+    end
+    return send(self, opts, url, method)
+  end
+end
+
+for _, m in ipairs { "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE" } do Client[m:lower()] = shortcut(m) end
+
+--- Closes the client's pooled connections.
+function Client:close() self._c:close() end
+Client.__close = Client.close
+
+-- ---------------------------------------------------------------------------
+-- The module
+
+local M = { client = new_client, Response = Response }
+local default
+
+local function default_client()
+  default = default or new_client()
+  return default
+end
+
+--- `tide.http.request{url=, method=, query=, headers=, body=, json=, form=,
+--- timeout=, connect_timeout=, follow=true, max_redirects=, verify=true,
+--- ca_file=, proxy=, auth={user=, password=}, aws_sigv4={region=, service=,
+--- key=, secret=}, http_version=, signal=, stream=, on_progress=,
+--- max_body_size=, retry=}` -> promise of a response (default client).
+--- @param opts table
+--- @return tide.promise
+function M.request(opts)
+  if type(opts) ~= "table" then
+    error(("bad argument #1 to 'request' (options table expected, got %s)"):format(type(opts)), 2)
+  end
+  return send(default_client(), opts)
+end
+
+for _, m in ipairs { "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE" } do
+  local f = shortcut(m)
+  M[m:lower()] = function(url, opts) return f(default_client(), url, opts) end
+end
+
+--- Closes the pooled connections of the default client (the module
+--- functions make a new one when next used). Fails while its requests are
+--- in flight.
+function M.close()
+  if default then
+    default:close()
+    default = nil
+  end
+end
+
+return M

@@ -1,0 +1,181 @@
+-- Runs every script in examples/ in a fresh lua5.4 process, so that none of
+-- them rots: each must exit with status 0, write nothing to stderr and
+-- print its key lines. A new example is picked up automatically and fails
+-- until it has an entry in `expected` below.
+local helper = require "spec.helper"
+local lfs = require "lfs"
+
+-- Lua patterns that must match somewhere in an example's output (at least
+-- one each); `check(out)` may test what patterns cannot (timings).
+local function ms(out, pattern) return tonumber(out:match(pattern)) end
+
+local expected = {
+  demo = {
+    "sequential: users ok, orders ok, profile ok +%d+ ms",
+    "parallel: +users ok, orders ok, profile ok +%d+ ms",
+    check = function(out)
+      assert.is_true(ms(out, "parallel:.- (%d+) ms") < 0.6 * ms(out, "sequential:.- (%d+) ms"))
+    end,
+  },
+  sequential_vs_parallel = {
+    "sequential: user ok, orders ok, profile ok in %d+ ms",
+    "parallel: +user ok, orders ok, profile ok in %d+ ms",
+    check = function(out)
+      local seq, par = ms(out, "sequential:.- in (%d+) ms"), ms(out, "parallel:.- in (%d+) ms")
+      assert.is_true(seq >= 290, "sequential took " .. seq .. " ms")
+      assert.is_true(par < 0.6 * seq, ("parallel %d ms vs sequential %d ms"):format(par, seq))
+    end,
+  },
+  all_unpack = {
+    "results.n = 4",
+    "user: +Ada %(id 7%)",
+    "orders: 2, total 42",
+    "prefs: +nil",
+    "extra: +cached",
+  },
+  all_settled = {
+    "ok +auth +auth up",
+    "FAILED billing +billing: connection refused",
+    "FAILED mail +timeout: timed out after 0.1 s",
+    "ok +storage",
+    "3 succeeded, 2 failed",
+  },
+  concurrency_limit = {
+    "map: +1 4 9 16 25 36 49 64 81 100\n",
+    "map: +peak in flight 3 %(limit 3%)",
+    "semaphore: +1 4 9 16 25 36 49 64 81 100\n",
+    "semaphore: +peak in flight 3 %(limit 3%)",
+  },
+  foreach_pitfall = {
+    "pitfall: after the loop, saved 0 of 3",
+    "pitfall: 100 ms later, saved 3 of 3",
+    "fix 1 %(tide.all%): +saved 3 of 3",
+    "fix 2 %(await in loop%): +saved 3 of 3",
+    check = function(out)
+      assert.is_true(ms(out, "fix 1 .- in (%d+) ms") < ms(out, "fix 2 .- in (%d+) ms"))
+    end,
+  },
+  try_catch_finally = {
+    "open +db\n +close db\n +result: true, 3 rows",
+    "open +db\n +close db\n +caught: false, error 42, permission denied",
+    "open +slow\n +close slow\n +task: false, cancelled: shutting down",
+  },
+  error_kinds = {
+    "timeout +%-> timeout",
+    "task:cancel +%-> cancelled",
+    "string error +%-> user error: disk full",
+    "table error +%-> user error table, code 404\n +%(the very table",
+    "tide.any +%-> aggregate of: a, b",
+    "chain:\nprofile: could not load the profile page\ncaused by: timeout: timed out after 0.02 s",
+  },
+  retry_backoff = {
+    "attempt 1 failed: 503 Service Unavailable %(attempt 1%); retrying in %d+ ms",
+    "attempt 2 failed: 503 Service Unavailable %(attempt 2%); retrying in %d+ ms",
+    "result: 200 OK after 3 calls",
+    "result: false, 404 Not Found after 1 call",
+  },
+  circuit_breaker = {
+    "call 3 +502 Bad Gateway .- state=open",
+    "call 4 +fail fast %(open_circuit%) .- state=open",
+    "open_circuit: circuit open after 3 failures",
+    "the service was hit 3 times for 5 calls",
+    "call 6 +started as the trial; state=half_open",
+    "call 7 +fail fast %(open_circuit%) .- state=half_open",
+    "call 6 +200 OK .- state=closed",
+  },
+  timeout_cancels_work = {
+    "in time: report",
+    "work: my await raised a cancelled error, cause: timeout: timed out after 0.1 s\n[^\n]*work: cleanup ran",
+    "too slow: ok=false, timeout: timed out after 0.1 s %(is timeout: true%)",
+    "script done",
+  },
+  abort_controller = {
+    "on_abort listener: user clicked cancel",
+    "download 1: small.iso complete",
+    "download 3: aborted: user clicked cancel",
+    "started after the abort: ok=false, user clicked cancel",
+    check = function(out)
+      assert.is_nil(out:find("huge.iso: chunk 3/"), "huge.iso went on after the abort")
+    end,
+  },
+  paginated_generator = {
+    "take%(7%): user01 user02 user03 user04 user05 user06 user07\n",
+    "pages fetched: 1, 2 of 10",
+    "for loop: found user13, break\npages fetched: 1, 2, 3 of 10",
+  },
+  event_stream = {
+    "event 1 at",
+    "event 5 at",
+    "consumer stopped after 5 events; source cancelled after sending 5",
+    "100 ms later the source has still sent 5",
+  },
+  file_lines = {
+    "wrote 10000 lines",
+    "read 10000 lines",
+    "status 200: +6250 requests",
+    "status 500: +1250 requests",
+    "removed the file; exists: false",
+  },
+}
+
+local function shell_quote(s)
+  return "'" .. s:gsub("'", [['\'']]) .. "'"
+end
+
+-- The environment of the example processes: this checkout's Lua files and
+-- build (TIDE_BUILD_DIR, as in spec/helper.lua), or the installed rock.
+local function lua_env()
+  local env = "env -u LUA_PATH_5_4 -u LUA_CPATH_5_4"
+  if os.getenv("TIDE_TEST_INSTALLED") then return env .. " -u LUA_PATH -u LUA_CPATH" end
+  local build = os.getenv("TIDE_BUILD_DIR") or "./build"
+  return ("%s LUA_PATH=%s LUA_CPATH=%s"):format(env, shell_quote("./lua/?.lua;./lua/?/init.lua;;"),
+    shell_quote(build .. "/?.so;;"))
+end
+
+-- Runs one example; returns its stdout, stderr and exit status.
+local function run_example(file)
+  local errfile = os.tmpname()
+  local p = io.popen(("%s timeout 20 lua5.4 %s 2>%s"):format(lua_env(), shell_quote(file), shell_quote(errfile)))
+  local out = p:read("a")
+  local _, _, status = p:close()
+  local f = assert(io.open(errfile))
+  local err = f:read("a")
+  f:close()
+  os.remove(errfile)
+  return out, err, status
+end
+
+local examples = {}
+for name in lfs.dir("examples") do
+  local base = name:match("^(.+)%.lua$")
+  if base then examples[#examples + 1] = base end
+end
+table.sort(examples)
+
+describe("examples", function()
+  helper.setup()
+
+  it("are all found, the demo among them", function()
+    assert.is_true(#examples >= 15)
+    local names = {}
+    for _, name in ipairs(examples) do names[name] = true end
+    for name in pairs(expected) do
+      assert.is_true(names[name], "expectations for a missing example: examples/" .. name .. ".lua")
+    end
+  end)
+
+  for _, name in ipairs(examples) do
+    it(name, function()
+      local want = expected[name]
+      assert(want and #want > 0, "examples/" .. name .. ".lua has no expected output in spec/examples_spec.lua")
+      local out, err, status = run_example("examples/" .. name .. ".lua")
+      local context = ("\n--- stdout of examples/%s.lua:\n%s--- stderr:\n%s"):format(name, out, err)
+      assert(status == 0, ("exit status %s%s"):format(tostring(status), context))
+      assert(err == "", "wrote to stderr" .. context)
+      for _, pattern in ipairs(want) do
+        assert(out:find(pattern), ("output does not match %q%s"):format(pattern, context))
+      end
+      if want.check then want.check(out) end
+    end)
+  end
+end)
