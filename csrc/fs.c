@@ -181,6 +181,12 @@ static void fs_complete(lua_State *L, tide_ctx *ctx, tide_io *io) {
       tide_settle_direct(L, ctx, p, TIDE_FULFILLED, -1);
     }
     lua_settop(L, p - 1);
+  } else if (q->call == FS_OPEN && q->req.result >= 0) {
+    /* Cancelled, but libuv had already opened the file: close it here, or
+     * the descriptor would leak (nobody is left to use it). */
+    uv_fs_t close_req;
+    uv_fs_close(&ctx->loop, &close_req, (uv_file)q->req.result, NULL);
+    uv_fs_req_cleanup(&close_req);
   }
   req_free(L, ctx, q);
 }

@@ -37,6 +37,7 @@ function Channel:send(v, opts)
   check(self, "send")
   if v == nil then error("bad argument #1 to 'send' (a channel cannot carry nil: nil marks its end)", 2) end
   local sig = signal.check_option(opts, "send")
+  if sig and sig.aborted then return signal.already(sig) end
   if self.closed then return core.reject(closed_error()) end
   local r = self.receivers:shift()
   if r then
@@ -84,6 +85,7 @@ end
 function Channel:recv(opts)
   check(self, "recv")
   local sig = signal.check_option(opts, "recv")
+  if sig and sig.aborted then return signal.already(sig) end
   local v = take(self)
   if v ~= nil then return core.resolve(v) end
   if self.closed then return core.resolve(nil) end

@@ -22,6 +22,9 @@ local function check_path(path, fname, arg)
   if type(path) ~= "string" then
     error(("bad argument #%d to '%s' (string expected, got %s)"):format(arg or 1, fname, type(path)), 3)
   end
+  if path:find("\0", 1, true) then
+    error(("bad argument #%d to '%s' (path contains a zero byte)"):format(arg or 1, fname), 3)
+  end
 end
 
 local function check_data(data, fname)
@@ -43,6 +46,7 @@ end
 -- and names `path` in its errors.
 local function run(fname, path, opts, body)
   local sig = signal.check_option(opts, fname)
+  if sig and sig.aborted then return signal.already(sig) end
   local task = spawn(function()
     local ok, res = pcall(body)
     if not ok then error(with_path(res, path), 0) end
@@ -117,38 +121,31 @@ fs.append = writer("append", "a")
 --- @return tide.stream
 function fs.lines(path)
   check_path(path, "lines")
-  local fd, buf, pos, eof = nil, "", 1, false
-  local s = stream.new(function()
-    local ok, line = pcall(function()
-      if fd == nil then fd = core.fs_open(path, "r"):await() end
-      while true do
-        local nl = buf:find("\n", pos, true)
-        if nl then
-          local line = buf:sub(pos, nl - 1)
-          pos = nl + 1
-          if line:byte(-1) == 13 then line = line:sub(1, -2) end
-          return line
+  local fd, closed = nil, false
+  local function read()
+    local ok, chunk = pcall(function()
+      if fd == nil then
+        local opened = core.fs_open(path, "r"):await()
+        if closed then
+          -- Closed while it was opening: nobody will read it.
+          core.fs_close(opened):catch(function() end)
+          return nil
         end
-        if eof then
-          if pos > #buf then return nil end
-          local last = buf:sub(pos)
-          pos = #buf + 1
-          return last
-        end
-        local more = core.fs_read(fd, CHUNK):await()
-        if more == "" then eof = true end
-        buf, pos = buf:sub(pos) .. more, 1
+        fd = opened
       end
+      local more = core.fs_read(fd, CHUNK):await()
+      return more ~= "" and more or nil
     end)
-    if not ok then error(with_path(line, path), 0) end
-    return line
-  end, function()
+    if not ok then error(with_path(chunk, path), 0) end
+    return chunk
+  end
+  return stream.lines(read, function()
+    closed = true
     if fd then
       core.fs_close(fd):catch(function() end)
       fd = nil
     end
   end)
-  return stream.producer(s)
 end
 
 --- Facts about a path: `type` ("file", "directory", "link", ...), `size`,
@@ -240,7 +237,9 @@ function fs.exists(path, opts)
   return run("exists", path, opts, function()
     local ok, err = core.pawait(core.fs_stat(path))
     if ok then return true end
-    if err.code == "ENOENT" or err.code == "ENOTDIR" then return false end
+    -- Nothing usable there (as os.path.exists sees it); EACCES and the
+    -- like are real failures.
+    if err.code == "ENOENT" or err.code == "ENOTDIR" or err.code == "ELOOP" then return false end
     error(err, 0)
   end)
 end

@@ -156,26 +156,7 @@ end
 --- @return tide.stream
 function Response:lines()
   local t = transfer_of(self, "lines")
-  local buf, pos, eof = "", 1, false
-  return stream.producer(stream.new(function()
-    while true do
-      local nl = buf:find("\n", pos, true)
-      if nl then
-        local line = buf:sub(pos, nl - 1)
-        pos = nl + 1
-        if line:byte(-1) == 13 then line = line:sub(1, -2) end
-        return line
-      end
-      if eof then
-        if pos > #buf then return nil end
-        local last = buf:sub(pos)
-        pos = #buf + 1
-        return last
-      end
-      local more = core.http_read(t):await()
-      if more == nil then eof = true else buf, pos = buf:sub(pos) .. more, 1 end
-    end
-  end, function() t:close() end))
+  return stream.lines(function() return core.http_read(t):await() end, function() t:close() end)
 end
 
 --- Stops a streamed response (its connection closes). Also its `<close>`.
@@ -374,6 +355,7 @@ local function retryable_status(status) return status == 429 or status == 502 or
 local function send(client, opts, url, method)
   local spec, upload = build_spec(client, opts, url or opts.url, method)
   local sig = signal.check_option(opts, "request")
+  if sig and sig.aborted then return signal.already(sig) end
   local function attempt()
     local req = core.http_request(client._c, spec)
     if upload then

@@ -59,6 +59,7 @@ local function retry(fn, opts)
   end
   local o = check_opts(opts)
   local sig = signal.check_option(opts, "retry")
+  if sig and sig.aborted then return signal.already(sig) end
   local task = core.spawn(function()
     for attempt = 1, o.attempts do
       local ok, res = core.pawait(core.spawn(fn, attempt))

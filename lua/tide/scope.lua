@@ -141,6 +141,7 @@ local function scope(fn, opts)
     error(("bad argument #1 to 'scope' (function expected, got %s)"):format(type(fn)), 2)
   end
   local sig = signal.check_option(opts, "scope")
+  if sig and sig.aborted then return signal.already(sig) end
   local task = spawn(function()
     -- The body is a child like the others: its error fails the scope, and
     -- a child's error cancels it.

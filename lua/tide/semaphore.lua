@@ -28,6 +28,7 @@ end
 function Semaphore:acquire(opts)
   check(self, "acquire")
   local sig = signal.check_option(opts, "acquire")
+  if sig and sig.aborted then return signal.already(sig) end
   if self.available > 0 and not self.waiters:waiting() then
     self.available = self.available - 1
     return core.resolve(nil)
@@ -59,6 +60,7 @@ function Semaphore:with(fn, opts)
     error(("bad argument #1 to 'with' (function expected, got %s)"):format(type(fn)), 2)
   end
   local sig = signal.check_option(opts, "with")
+  if sig and sig.aborted then return signal.already(sig) end
   local task = core.spawn(function()
     self:acquire(opts):await()
     local _ <close> = setmetatable({}, { __close = function() self:release() end })

@@ -191,6 +191,15 @@ function M.follow(p, signal, target)
   return out
 end
 
+--- For operations written in Lua: a promise rejected with the signal's
+--- reason if it has already aborted (then nothing must be started), else nil.
+--- @param signal tide.signal|nil
+--- @return tide.promise|nil
+function M.already(signal)
+  if signal and signal.aborted then return core.reject(signal.reason) end
+  return nil
+end
+
 M.is_signal = is_signal
 M.link = link
 return M

@@ -55,9 +55,19 @@ local function new(pull, close, fields)
 end
 
 --- The next item, or nil once the stream has ended (awaits as needed).
+--- Pulls from several tasks at once take turns: a source sees one at a time.
 function Stream:pull()
+  while self._busy do await(self._busy) end
   if self.done then return nil end
-  local v = self:_pull()
+  local turn, release = core.deferred()
+  self._busy = turn
+  local ok, v = pcall(self._pull, self)
+  self._busy = nil
+  release()
+  if not ok then
+    self:close()
+    error(v, 0)
+  end
   if v == nil then self:close() end
   return v
 end
@@ -139,9 +149,11 @@ end
 function Stream:collect(opts)
   check_stream(self, "collect")
   local sig = signal.check_option(opts, "collect")
+  if sig and sig.aborted then return signal.already(sig) end
   local task = spawn(function()
     local items, n = {}, 0
-    for v in self do
+    -- The closing value: an error or a cancellation closes the source too.
+    for v in self, nil, nil, self do
       n = n + 1
       items[n] = v
     end
@@ -159,13 +171,59 @@ function Stream:each(f, opts)
   check_stream(self, "each")
   check_fn(f, "each")
   local sig = signal.check_option(opts, "each")
+  if sig and sig.aborted then return signal.already(sig) end
   local task = spawn(function()
-    for v in self do f(v) end
+    for v in self, nil, nil, self do f(v) end
   end)
   return signal.follow(task, sig)
 end
 
 local M = { new = new, producer = producer, Stream = Stream }
+
+--- A stream of the lines in the text that `read()` returns piece by piece
+--- (a string, or nil at the end), without their "\n" or "\r\n". Time is
+--- linear in the text, however long a line is; `close` stops the source.
+--- @param read fun(): string|nil
+--- @param close fun()|nil
+--- @return tide.stream
+function M.lines(read, close)
+  local chunk, pos, eof = "", 1, false
+  local parts, nparts = {}, 0 -- pieces of a line that spans chunks
+  local function finish(piece, ended)
+    local line = piece
+    if nparts > 0 then
+      nparts = nparts + 1
+      parts[nparts] = piece
+      line = table.concat(parts, "", 1, nparts)
+      for i = 1, nparts do parts[i] = nil end
+      nparts = 0
+    end
+    -- "\r\n" ends a line; a lone "\r" (or one before the end) is text.
+    if ended and line:byte(-1) == 13 then line = line:sub(1, -2) end
+    return line
+  end
+  return producer(new(function()
+    while true do
+      local nl = chunk:find("\n", pos, true)
+      if nl then
+        local piece = chunk:sub(pos, nl - 1)
+        pos = nl + 1
+        return finish(piece, true)
+      end
+      if pos <= #chunk then
+        nparts = nparts + 1
+        parts[nparts] = pos == 1 and chunk or chunk:sub(pos)
+      end
+      chunk, pos = "", 1
+      if eof then
+        if nparts == 0 then return nil end
+        return finish("", false)
+      end
+      local more = read()
+      if more == nil then eof = true else chunk = more end
+    end
+  end, close))
+end
 
 --- A stream over the values of a list (handy in tests and pipelines).
 --- @param list table

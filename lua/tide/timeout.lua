@@ -33,6 +33,7 @@ local function timeout(s, work, opts)
       type(s) == "number" and tostring(s) or type(s)), 2)
   end
   local sig = signal.check_option(opts, "timeout")
+  if sig and sig.aborted then return signal.already(sig) end
   local result, resolve, reject = core.deferred()
   local target
   if is_callable(work) then
