@@ -548,6 +548,14 @@ static int ctx_gc(lua_State *L) {
   lua_Alloc alloc;
   if (!ctx) return 0;
   *box = NULL;
+  if (ctx->n_live_tasks > 0) {
+    /* Nothing is lost silently: work the loop never finished. */
+    fprintf(stderr,
+            "tide: %u task(s) never finished: the loop stopped before they did "
+            "(await them, or end with tide.run() to let them finish)\n",
+            (unsigned)ctx->n_live_tasks);
+    fflush(stderr);
+  }
   ctx->closed = 1;
   ctx->L = NULL;
   tide_timer_close(ctx);

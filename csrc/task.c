@@ -301,8 +301,12 @@ static void push_cancelled(lua_State *L, int reason) {
   reason = lua_absindex(L, reason);
   if (lua_type(L, reason) == LUA_TSTRING)
     tide_error_push(L, "cancelled", "%s", lua_tostring(L, reason));
-  else if (tide_is_error(L, reason, NULL))
-    tide_error_push(L, "cancelled", "cancelled");
+  else if (tide_is_error(L, reason, NULL)) {
+    lua_getfield(L, reason, "kind");
+    tide_error_push(L, "cancelled", "cancelled because of a %s error",
+                    lua_isstring(L, -1) ? lua_tostring(L, -1) : "tide");
+    lua_remove(L, -2);
+  }
   else
     tide_error_push(L, "cancelled", "task cancelled");
   lua_pushvalue(L, reason);

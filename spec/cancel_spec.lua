@@ -120,7 +120,8 @@ describe("task:cancel", function()
     local _, err = tide.pawait(t)
     assert.equal(why, err.reason)
     assert.equal(why, err.cause)
-    assert.equal("cancelled: cancelled\ncaused by: shutdown: server going down", tostring(err))
+    assert.equal("cancelled: cancelled because of a shutdown error\ncaused by: shutdown: server going down",
+      tostring(err))
   end)
 
   it("is a method of tasks only", function()

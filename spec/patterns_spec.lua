@@ -145,6 +145,14 @@ describe("tide.breaker", function()
     assert.equal("closed", b.state)
   end)
 
+  it("reads as half open once the cooldown has passed", function()
+    local b = tide.breaker { threshold = 1, cooldown = 0.01 }
+    tide.pawait(b:call(fail))
+    assert.equal("open", b.state)
+    tide.sleep(0.015):await()
+    assert.equal("half_open", b.state)
+  end)
+
   it("a failed trial opens it again", function()
     local b = tide.breaker { threshold = 1, cooldown = 0.01 }
     tide.pawait(b:call(fail))

@@ -355,6 +355,14 @@ describe("tide.run", function()
     for _, t in ipairs(tide.tasks()) do t.task:cancel() end
   end)
 
+  it("says so at exit when tasks never finished", function()
+    local out = helper.lua([[
+      local tide = require "tide"
+      tide.run(function() tide.spawn(function() tide.sleep(10):await() end) end)
+    ]])
+    assert.matches("tide: 1 task%(s%) never finished: the loop stopped before they did", out)
+  end)
+
   it("cannot be nested inside a task or a callback", function()
     local msg = tide.run(function()
       return usage_error(function() tide.run(function() end) end)

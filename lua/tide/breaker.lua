@@ -12,8 +12,21 @@ local pairs, tostring = pairs, tostring
 --- @field state "closed"|"open"|"half_open"
 --- @field failures integer  failures in a row
 local Breaker = {}
-Breaker.__index = Breaker
 Breaker.__name = "tide.breaker"
+
+-- `state` is worked out when read: an open circuit whose cooldown has
+-- passed reads as half open, before any call tries it.
+function Breaker.__index(b, k)
+  if k == "state" then
+    local s = rawget(b, "_state")
+    if s == "open" and core.now() - b.opened_at >= b.cooldown and not b.trial then return "half_open" end
+    return s
+  end
+  return Breaker[k]
+end
+function Breaker.__newindex(b, k, v)
+  if k == "state" then rawset(b, "_state", v) else rawset(b, k, v) end
+end
 
 local function open_error(b)
   local left = b.opened_at + b.cooldown - core.now()
@@ -47,11 +60,13 @@ function Breaker:call(fn, ...)
   if type(fn) ~= "function" and not (getmetatable(fn) or {}).__call then
     error(("bad argument #1 to 'call' (function expected, got %s)"):format(type(fn)), 2)
   end
-  if self.state == "open" then
+  local state = rawget(self, "_state")
+  if state == "open" then
     if core.now() - self.opened_at < self.cooldown then return core.reject(open_error(self)) end
     self.state = "half_open"
+    state = "half_open"
   end
-  if self.state == "half_open" then
+  if state == "half_open" then
     if self.trial then return core.reject(open_error(self)) end
     self.trial = true
   end
@@ -92,7 +107,7 @@ local function breaker(opts)
   if type(cooldown) ~= "number" or cooldown ~= cooldown or cooldown < 0 then
     error("bad option 'cooldown' to 'breaker' (non-negative number expected)", 2)
   end
-  return setmetatable({ threshold = threshold, cooldown = cooldown, state = "closed", failures = 0,
+  return setmetatable({ threshold = threshold, cooldown = cooldown, _state = "closed", failures = 0,
                         opened_at = 0, trial = false }, Breaker)
 end
 

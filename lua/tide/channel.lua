@@ -53,6 +53,30 @@ function Channel:send(v, opts)
   return self.senders:push(v, sig)
 end
 
+--- Sends `v` only if that needs no waiting (room in the channel or a
+--- receiver waiting): for callbacks, which cannot await. Returns true if
+--- it was sent, false if the channel is full; raises a `closed` error on a
+--- closed channel.
+--- @param v any
+--- @return boolean
+function Channel:try_send(v)
+  check(self, "try_send")
+  if v == nil then error("bad argument #1 to 'try_send' (a channel cannot carry nil: nil marks its end)", 2) end
+  if self.closed then error(closed_error(), 2) end
+  local r = self.receivers:shift()
+  if r then
+    r.resolve(v)
+    return true
+  end
+  if self.count < self.capacity then
+    self.count = self.count + 1
+    self.tail = self.tail + 1
+    self.items[self.tail] = v
+    return true
+  end
+  return false
+end
+
 -- Takes the next value that is already available, or nil.
 local function take(self)
   if self.count > 0 then
@@ -90,6 +114,13 @@ function Channel:recv(opts)
   if v ~= nil then return core.resolve(v) end
   if self.closed then return core.resolve(nil) end
   return self.receivers:push(nil, sig)
+end
+
+--- Receives a value only if one is there already: the value, or nil (empty,
+--- or closed and drained).
+function Channel:try_recv()
+  check(self, "try_recv")
+  return take(self)
 end
 
 --- Closes the channel: waiting receivers get nil, waiting senders a
