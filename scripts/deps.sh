@@ -22,4 +22,17 @@ need_packages() {
 
 # What building tide needs, and what running its specs needs.
 BUILD_PACKAGES=(gcc make cmake pkg-config lua5.4 liblua5.4-dev libuv1-dev libcurl4-openssl-dev)
-TEST_PACKAGES=(lua-cjson lua-busted lua-check luarocks nginx python3 procps)
+TEST_PACKAGES=(lua-cjson lua-busted lua-check luarocks nginx python3 procps curl openssl)
+
+# Node tools the specs use (s3rver: an S3-compatible server), installed from
+# the npm registry into .cache/npm of the checkout.
+S3RVER_VERSION=3.7.1
+need_node_tools() {
+  command -v npm >/dev/null 2>&1 || need_packages nodejs npm
+  local dir=.cache/npm
+  if [ ! -x "$dir/node_modules/.bin/s3rver" ]; then
+    echo "installing s3rver@$S3RVER_VERSION into $dir" >&2
+    mkdir -p "$dir"
+    npm install --prefix "$dir" "s3rver@$S3RVER_VERSION" --no-audit --no-fund --loglevel=error >&2
+  fi
+}

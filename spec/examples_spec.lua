@@ -9,13 +9,36 @@ local lfs = require "lfs"
 -- one each); `check(out)` may test what patterns cannot (timings).
 local function ms(out, pattern) return tonumber(out:match(pattern)) end
 
+-- `needs`: a server the example talks to, started by this spec: "api" is
+-- scripts/local-api (its URL in TIDE_DEMO_URL), "s3" is s3rver
+-- (S3_ENDPOINT, S3_BUCKET and credentials in the environment).
 local expected = {
   demo = {
-    "sequential: users ok, orders ok, profile ok +%d+ ms",
-    "parallel: +users ok, orders ok, profile ok +%d+ ms",
+    needs = "api",
+    "sequential: Ada, 2 orders, theme dark +%d+ ms",
+    "parallel: +Ada, 2 orders, theme dark +%d+ ms",
+    "limited: +12 items, 4 at a time +%d+ ms",
+    "download: +%[#+%] 4096 KiB in %d+ ms over HTTP/1.1",
+    "timings of one call: dns [%d.]+ ms, connect [%d.]+ ms, first byte [%d.]+ ms, total [%d.]+ ms",
     check = function(out)
-      assert.is_true(ms(out, "parallel:.- (%d+) ms") < 0.6 * ms(out, "sequential:.- (%d+) ms"))
+      local seq, par = ms(out, "sequential:.- (%d+) ms"), ms(out, "parallel:.- (%d+) ms")
+      assert.is_true(seq >= 290, "sequential took " .. seq .. " ms")
+      assert.is_true(par < 0.6 * seq, ("parallel %d ms vs sequential %d ms"):format(par, seq))
+      assert.is_true(ms(out, "limited:.- (%d+) ms") >= 290)
     end,
+  },
+  http_progress = {
+    needs = "api",
+    "done: HTTP 200, 4194304 bytes, %d+ progress reports",
+    check = function(out)
+      assert.is_true(tonumber(out:match("(%d+) progress reports")) >= 2)
+    end,
+  },
+  s3_objects = {
+    needs = "s3",
+    "stored 3 objects: 200 200 200",
+    'read back reports/2026%-02.csv: "contents of reports/2026%-02.csv"',
+    "listing of reports/: reports/2026%-01.csv, reports/2026%-02.csv",
   },
   sequential_vs_parallel = {
     "sequential: user ok, orders ok, profile ok in %d+ ms",
@@ -132,10 +155,37 @@ local function lua_env()
     shell_quote(build .. "/?.so;;"))
 end
 
+-- Servers the examples need, started on first use and stopped at the end.
+local servers = {}
+local function server_env(kind)
+  if kind == nil then return "" end
+  if kind == "api" then
+    if not servers.api then
+      local p = io.popen("scripts/local-api start")
+      local url, dir = p:read("l"):match("^(%S+) (%S+)$")
+      p:close()
+      servers.api = { env = "TIDE_DEMO_URL=" .. shell_quote(url), stop = function()
+        os.execute("scripts/local-api stop " .. shell_quote(dir))
+      end }
+    end
+  elseif kind == "s3" then
+    if not servers.s3 then
+      local s3 = require("spec.support.s3").start()
+      servers.s3 = {
+        env = ("S3_ENDPOINT=%s S3_BUCKET=%s AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=%s"):format(
+          shell_quote(s3.s3), s3.bucket, s3.key, s3.secret),
+        stop = s3.stop,
+      }
+    end
+  end
+  return servers[kind].env
+end
+
 -- Runs one example; returns its stdout, stderr and exit status.
-local function run_example(file)
+local function run_example(file, needs)
   local errfile = os.tmpname()
-  local p = io.popen(("%s timeout 20 lua5.4 %s 2>%s"):format(lua_env(), shell_quote(file), shell_quote(errfile)))
+  local p = io.popen(("%s %s timeout 20 lua5.4 %s 2>%s"):format(lua_env(), server_env(needs), shell_quote(file),
+    shell_quote(errfile)))
   local out = p:read("a")
   local _, _, status = p:close()
   local f = assert(io.open(errfile))
@@ -153,10 +203,13 @@ end
 table.sort(examples)
 
 describe("examples", function()
+  teardown(function()
+    for _, server in pairs(servers) do server.stop() end
+  end)
   helper.setup()
 
   it("are all found, the demo among them", function()
-    assert.is_true(#examples >= 15)
+    assert.is_true(#examples >= 17)
     local names = {}
     for _, name in ipairs(examples) do names[name] = true end
     for name in pairs(expected) do
@@ -168,7 +221,7 @@ describe("examples", function()
     it(name, function()
       local want = expected[name]
       assert(want and #want > 0, "examples/" .. name .. ".lua has no expected output in spec/examples_spec.lua")
-      local out, err, status = run_example("examples/" .. name .. ".lua")
+      local out, err, status = run_example("examples/" .. name .. ".lua", want.needs)
       local context = ("\n--- stdout of examples/%s.lua:\n%s--- stderr:\n%s"):format(name, out, err)
       assert(status == 0, ("exit status %s%s"):format(tostring(status), context))
       assert(err == "", "wrote to stderr" .. context)

@@ -117,16 +117,19 @@ function helper.tmpdir()
   return dir
 end
 
---- Runs code in a fresh lua5.4 process (for REPL, signals, exits); returns
---- its combined output and exit status.
-function helper.lua(code, input)
+--- Runs code in a fresh lua5.4 process (for REPL, signals, exits), with
+--- standard input `input` and environment variables `env` (a table);
+--- returns its combined output and exit status.
+function helper.lua(code, input, env)
   local dir = helper.tmpdir()
   local script = dir .. "/script.lua"
   local f = assert(io.open(script, "w"))
   f:write(code)
   f:close()
-  local cmd = ("cd %q && LUA_PATH=%q LUA_CPATH=%q lua5.4 %s 2>&1"):format(
-    os.getenv("PWD") or ".", package.path, package.cpath,
+  local vars = {}
+  for k, v in pairs(env or {}) do vars[#vars + 1] = ("%s=%q"):format(k, v) end
+  local cmd = ("cd %q && %s LUA_PATH=%q LUA_CPATH=%q lua5.4 %s 2>&1"):format(
+    os.getenv("PWD") or ".", table.concat(vars, " "), package.path, package.cpath,
     input and ("- < " .. dir .. "/input") or script)
   if input then
     local i = assert(io.open(dir .. "/input", "w"))
