@@ -1,15 +1,25 @@
 # A thin front door; the steps live in scripts/ (each installs what it needs).
-.PHONY: demo test test-asan build bench clean
+.PHONY: demo test test-asan test-valgrind test-gc-stress fuzz fuzz-long soak build bench clean
 
-demo:        ## the main job: concurrent service calls against a local service
+demo:            ## the main job: concurrent service calls against a local service
 	@scripts/demo
-test:        ## the whole test suite (lint + specs)
+test:            ## the whole test suite (lint + specs)
 	@scripts/test
-test-asan:   ## the suite under ASan + UBSan
+test-asan:       ## the suite under ASan + UBSan
 	@scripts/test --asan
+test-valgrind:   ## the suite under valgrind memcheck
+	@scripts/test --valgrind
+test-gc-stress:  ## the suite with a full GC at every await and callback
+	@scripts/test --gc-stress
+fuzz:            ## a short seeded pass of the API fuzzer (as CI runs it)
+	@scripts/fuzz --calls 20000
+fuzz-long:       ## 100,000 random API calls
+	@scripts/fuzz --calls 100000
+soak:            ## 1M promises and 100k HTTP requests; RSS must stay flat
+	@scripts/soak
 build:
 	@scripts/build
-bench:       ## benchmarks against peers; writes bench/RESULTS.md
+bench:           ## benchmarks against peers; writes bench/RESULTS.md
 	@bench/run
 clean:
 	rm -rf build build-asan build.luarocks
