@@ -7,7 +7,8 @@ int tide_buf_append(tide_buf *b, const char *p, size_t n, tide_alloc_fn alloc, v
   if (b->len + n > b->cap) {
     size_t cap = b->cap ? b->cap : 4096;
     char *data;
-    while (cap < b->len + n) cap *= 2;
+    while (cap < b->len + n)
+      cap *= 2;
     data = alloc(ud, b->data, b->cap, cap);
     if (!data) return -1;
     b->data = data;
@@ -24,7 +25,8 @@ void tide_buf_free(tide_buf *b, tide_alloc_fn alloc, void *ud) {
   b->len = b->cap = 0;
 }
 
-int tide_chunks_push(tide_chunks *q, const char *p, size_t n, tide_alloc_fn alloc, void *ud) {
+int tide_chunks_push(tide_chunks *q, const char *p, size_t n, tide_alloc_fn alloc,
+                     void *ud) {
   tide_chunk *c = alloc(ud, NULL, 0, sizeof *c + n);
   if (!c) return -1;
   c->next = NULL;
@@ -54,5 +56,6 @@ void tide_chunk_free(tide_chunk *c, tide_alloc_fn alloc, void *ud) {
 
 void tide_chunks_clear(tide_chunks *q, tide_alloc_fn alloc, void *ud) {
   tide_chunk *c;
-  while ((c = tide_chunks_shift(q)) != NULL) tide_chunk_free(c, alloc, ud);
+  while ((c = tide_chunks_shift(q)) != NULL)
+    tide_chunk_free(c, alloc, ud);
 }

@@ -30,7 +30,8 @@ typedef struct tide_chunks {
   size_t bytes;
 } tide_chunks;
 
-int tide_chunks_push(tide_chunks *q, const char *p, size_t n, tide_alloc_fn alloc, void *ud);
+int tide_chunks_push(tide_chunks *q, const char *p, size_t n, tide_alloc_fn alloc,
+                     void *ud);
 /* Detaches the first chunk (the caller frees it with tide_chunk_free). */
 tide_chunk *tide_chunks_shift(tide_chunks *q);
 void tide_chunk_free(tide_chunk *c, tide_alloc_fn alloc, void *ud);

@@ -9,28 +9,27 @@
 
 #include "tide.h"
 
-void tide_error_push(lua_State *L, const char *kind, const char *fmt, ...) {
-  va_list ap;
+static void push_error_v(lua_State *L, const char *kind, const char *fmt, va_list ap) {
   lua_createtable(L, 0, 4);
   lua_pushstring(L, kind);
   lua_setfield(L, -2, "kind");
-  va_start(ap, fmt);
   lua_pushvfstring(L, fmt, ap);
-  va_end(ap);
   lua_setfield(L, -2, "message");
   luaL_setmetatable(L, TIDE_ERROR_MT);
 }
 
+void tide_error_push(lua_State *L, const char *kind, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  push_error_v(L, kind, fmt, ap);
+  va_end(ap);
+}
+
 int tide_usage_error(lua_State *L, const char *fmt, ...) {
   va_list ap;
-  lua_createtable(L, 0, 4);
-  lua_pushliteral(L, "usage");
-  lua_setfield(L, -2, "kind");
   va_start(ap, fmt);
-  lua_pushvfstring(L, fmt, ap);
+  push_error_v(L, "usage", fmt, ap);
   va_end(ap);
-  lua_setfield(L, -2, "message");
-  luaL_setmetatable(L, TIDE_ERROR_MT);
   return lua_error(L);
 }
 

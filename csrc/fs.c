@@ -18,7 +18,15 @@
 
 #include "tide.h"
 
-typedef enum { FS_OPEN, FS_CLOSE, FS_READ, FS_WRITE, FS_STAT, FS_SCANDIR, FS_NONE } fs_call;
+typedef enum {
+  FS_OPEN,
+  FS_CLOSE,
+  FS_READ,
+  FS_WRITE,
+  FS_STAT,
+  FS_SCANDIR,
+  FS_NONE
+} fs_call;
 
 typedef struct fs_op fs_op;
 
@@ -26,12 +34,12 @@ typedef struct fs_req {
   tide_io io;
   uv_fs_t req;
   tide_ctx *ctx;
-  fs_op *op;         /* the promise's userdata; NULL once it was cancelled */
-  int data_ref;      /* anchor of a write's data while libuv uses it */
-  char *buf;         /* a read's buffer */
+  fs_op *op;    /* the promise's userdata; NULL once it was cancelled */
+  int data_ref; /* anchor of a write's data while libuv uses it */
+  char *buf;    /* a read's buffer */
   size_t buf_len;
-  uint8_t call;      /* fs_call: what the result looks like */
-  const char *name;  /* the call, for error messages */
+  uint8_t call;     /* fs_call: what the result looks like */
+  const char *name; /* the call, for error messages */
 } fs_req;
 
 struct fs_op {
@@ -39,8 +47,8 @@ struct fs_op {
   fs_req *req; /* NULL once libuv gave it back, or the op was cancelled */
 };
 
-#define REQ_OF(r) ((fs_req *)((char *)(r) - offsetof(fs_req, req)))
-#define IO_OF(i) ((fs_req *)((char *)(i) - offsetof(fs_req, io)))
+#define REQ_OF(r) ((fs_req *)((char *)(r)-offsetof(fs_req, req)))
+#define IO_OF(i) ((fs_req *)((char *)(i)-offsetof(fs_req, io)))
 
 /* ---------------------------------------------------------------------------
  * Results */
@@ -65,27 +73,43 @@ static void push_fs_error(lua_State *L, int err, const char *call, const char *p
 
 static const char *type_name(uv_dirent_type_t t) {
   switch (t) {
-  case UV_DIRENT_FILE: return "file";
-  case UV_DIRENT_DIR: return "directory";
-  case UV_DIRENT_LINK: return "link";
-  case UV_DIRENT_FIFO: return "fifo";
-  case UV_DIRENT_SOCKET: return "socket";
-  case UV_DIRENT_CHAR: return "char";
-  case UV_DIRENT_BLOCK: return "block";
-  default: return "unknown";
+  case UV_DIRENT_FILE:
+    return "file";
+  case UV_DIRENT_DIR:
+    return "directory";
+  case UV_DIRENT_LINK:
+    return "link";
+  case UV_DIRENT_FIFO:
+    return "fifo";
+  case UV_DIRENT_SOCKET:
+    return "socket";
+  case UV_DIRENT_CHAR:
+    return "char";
+  case UV_DIRENT_BLOCK:
+    return "block";
+  default:
+    return "unknown";
   }
 }
 
 static const char *mode_type(uint64_t mode) {
   switch (mode & S_IFMT) {
-  case S_IFREG: return "file";
-  case S_IFDIR: return "directory";
-  case S_IFLNK: return "link";
-  case S_IFIFO: return "fifo";
-  case S_IFSOCK: return "socket";
-  case S_IFCHR: return "char";
-  case S_IFBLK: return "block";
-  default: return "unknown";
+  case S_IFREG:
+    return "file";
+  case S_IFDIR:
+    return "directory";
+  case S_IFLNK:
+    return "link";
+  case S_IFIFO:
+    return "fifo";
+  case S_IFSOCK:
+    return "socket";
+  case S_IFCHR:
+    return "char";
+  case S_IFBLK:
+    return "block";
+  default:
+    return "unknown";
   }
 }
 
@@ -286,7 +310,8 @@ static int l_open(lua_State *L) {
   fs_req *q;
   lua_settop(L, 3);
   q = new_req(L, ctx, FS_OPEN, "open");
-  return started(L, ctx, q, uv_fs_open(&ctx->loop, &q->req, path, flags, mode, fs_cb), path);
+  return started(L, ctx, q, uv_fs_open(&ctx->loop, &q->req, path, flags, mode, fs_cb),
+                 path);
 }
 
 /* core.fs_close(fd) -> promise */
@@ -337,8 +362,8 @@ static int l_write(lua_State *L) {
    * even if the promise is cancelled meanwhile. */
   lua_pushvalue(L, 2);
   q->data_ref = tide_anchor(L, ctx);
-  return started(L, ctx, q,
-                 uv_fs_write(&ctx->loop, &q->req, fd, &buf, 1, offset, fs_cb), NULL);
+  return started(L, ctx, q, uv_fs_write(&ctx->loop, &q->req, fd, &buf, 1, offset, fs_cb),
+                 NULL);
 }
 
 /* core.fs_stat(path) -> promise of {type, size, mode, mtime, ...} */
@@ -413,11 +438,10 @@ static int l_rename(lua_State *L) {
 }
 
 void tide_fs_open(lua_State *L, tide_ctx *ctx) {
-  static const luaL_Reg funcs[] = {{"fs_open", l_open},       {"fs_close", l_close},
-                                   {"fs_read", l_read},       {"fs_write", l_write},
-                                   {"fs_stat", l_stat},       {"fs_fstat", l_fstat},
-                                   {"fs_scandir", l_scandir}, {"fs_mkdir", l_mkdir},
-                                   {"fs_rmdir", l_rmdir},     {"fs_unlink", l_unlink},
-                                   {"fs_rename", l_rename},   {NULL, NULL}};
+  static const luaL_Reg funcs[] = {
+      {"fs_open", l_open},       {"fs_close", l_close},   {"fs_read", l_read},
+      {"fs_write", l_write},     {"fs_stat", l_stat},     {"fs_fstat", l_fstat},
+      {"fs_scandir", l_scandir}, {"fs_mkdir", l_mkdir},   {"fs_rmdir", l_rmdir},
+      {"fs_unlink", l_unlink},   {"fs_rename", l_rename}, {NULL, NULL}};
   tide_setfuncs(L, ctx, funcs);
 }

@@ -26,8 +26,7 @@ static void sift_down(tide_heap *h, uint32_t i) {
   for (;;) {
     uint32_t child = 2 * i + 1;
     if (child >= h->size) break;
-    if (child + 1 < h->size && item_less(&h->items[child + 1], &h->items[child]))
-      child++;
+    if (child + 1 < h->size && item_less(&h->items[child + 1], &h->items[child])) child++;
     if (!item_less(&h->items[child], &item)) break;
     place(h, i, h->items[child]);
     i = child;

@@ -42,8 +42,8 @@ typedef struct http_req http_req;
 typedef struct http_client {
   tide_ctx *ctx;
   CURLM *multi;
-  http_req *reqs;    /* every request of this client not yet freed */
-  CURL *spare[32];   /* reset easy handles kept for the next requests */
+  http_req *reqs;  /* every request of this client not yet freed */
+  CURL *spare[32]; /* reset easy handles kept for the next requests */
   int nspare;
   uv_timer_t *timer; /* curl's timeout (malloc'ed: freed in its close cb) */
   uv_idle_t *kick;   /* curl's "time out now": one loop turn later */
@@ -60,23 +60,23 @@ typedef struct http_transfer http_transfer;
 struct http_req {
   tide_io io;
   tide_ctx *ctx;
-  http_client *client; /* NULL once the client closed under it */
+  http_client *client;   /* NULL once the client closed under it */
   http_req *prev, *next; /* in the client's list */
   CURL *easy;
   struct curl_slist *headers;
   char errbuf[CURL_ERROR_SIZE];
-  int lua_ref;        /* anchors a table of Lua values curl uses (body, ...) */
-  http_op *op;        /* the request's promise while it is pending */
+  int lua_ref;             /* anchors a table of Lua values curl uses (body, ...) */
+  http_op *op;             /* the request's promise while it is pending */
   http_transfer *transfer; /* streamed: its Lua owner once the headers are in */
-  unsigned pending;   /* EV_* bits waiting for the driver */
-  uint8_t queued;     /* on the context's I/O list */
-  uint8_t in_multi;   /* added to the client's multi */
-  uint8_t done;       /* curl finished it (result below) */
-  uint8_t stream;     /* body read through a transfer, with back-pressure */
-  uint8_t paused;     /* the body is paused because nobody reads */
-  uint8_t headers_in; /* the final response's headers are complete */
-  uint8_t too_large;  /* stopped for exceeding max_body_size */
-  uint8_t dead;       /* freed as soon as the driver reaches it */
+  unsigned pending;        /* EV_* bits waiting for the driver */
+  uint8_t queued;          /* on the context's I/O list */
+  uint8_t in_multi;        /* added to the client's multi */
+  uint8_t done;            /* curl finished it (result below) */
+  uint8_t stream;          /* body read through a transfer, with back-pressure */
+  uint8_t paused;          /* the body is paused because nobody reads */
+  uint8_t headers_in;      /* the final response's headers are complete */
+  uint8_t too_large;       /* stopped for exceeding max_body_size */
+  uint8_t dead;            /* freed as soon as the driver reaches it */
   uint8_t follow;
   uint8_t decompress;
   long buffer_size;
@@ -109,7 +109,7 @@ typedef struct wait_op {
   int is_write;
 } wait_op;
 
-#define REQ_OF_IO(i) ((http_req *)((char *)(i) - offsetof(http_req, io)))
+#define REQ_OF_IO(i) ((http_req *)((char *)(i)-offsetof(http_req, io)))
 
 static http_state *state_of(tide_ctx *ctx) { return ctx->http; }
 
@@ -120,17 +120,23 @@ static http_state *state_of(tide_ctx *ctx) { return ctx->http; }
 static const char *phase_of(CURLcode rc) {
   switch (rc) {
   case CURLE_COULDNT_RESOLVE_HOST:
-  case CURLE_COULDNT_RESOLVE_PROXY: return "dns";
-  case CURLE_COULDNT_CONNECT: return "connect";
+  case CURLE_COULDNT_RESOLVE_PROXY:
+    return "dns";
+  case CURLE_COULDNT_CONNECT:
+    return "connect";
   case CURLE_SSL_CONNECT_ERROR:
   case CURLE_PEER_FAILED_VERIFICATION:
   case CURLE_SSL_CERTPROBLEM:
   case CURLE_SSL_CIPHER:
-  case CURLE_SSL_CACERT_BADFILE: return "tls";
+  case CURLE_SSL_CACERT_BADFILE:
+    return "tls";
   case CURLE_SEND_ERROR:
-  case CURLE_READ_ERROR: return "send";
-  case CURLE_OPERATION_TIMEDOUT: return "timeout";
-  default: return "receive";
+  case CURLE_READ_ERROR:
+    return "send";
+  case CURLE_OPERATION_TIMEDOUT:
+    return "timeout";
+  default:
+    return "receive";
   }
 }
 
@@ -141,8 +147,9 @@ static void push_http_error(lua_State *L, http_req *q) {
   curl_easy_getinfo(q->easy, CURLINFO_EFFECTIVE_URL, &url);
   if (!url) url = "?";
   if (q->too_large || q->result == CURLE_FILESIZE_EXCEEDED) {
-    tide_error_push(L, "body_too_large", "the response body of %s is larger than %I bytes",
-                    url, (lua_Integer)q->max_body);
+    tide_error_push(L, "body_too_large",
+                    "the response body of %s is larger than %I bytes", url,
+                    (lua_Integer)q->max_body);
     lua_pushinteger(L, (lua_Integer)q->max_body);
     lua_setfield(L, -2, "limit");
   } else if (q->result == CURLE_OPERATION_TIMEDOUT) {
@@ -167,11 +174,16 @@ static void push_http_error(lua_State *L, http_req *q) {
 
 static const char *version_name(long v) {
   switch (v) {
-  case CURL_HTTP_VERSION_1_0: return "1.0";
-  case CURL_HTTP_VERSION_1_1: return "1.1";
-  case CURL_HTTP_VERSION_2_0: return "2";
-  case CURL_HTTP_VERSION_3: return "3";
-  default: return "?";
+  case CURL_HTTP_VERSION_1_0:
+    return "1.0";
+  case CURL_HTTP_VERSION_1_1:
+    return "1.1";
+  case CURL_HTTP_VERSION_2_0:
+    return "2";
+  case CURL_HTTP_VERSION_3:
+    return "3";
+  default:
+    return "?";
   }
 }
 
@@ -182,8 +194,8 @@ static const char *version_name(long v) {
  * callers never look at them, and tables cost. */
 static void push_response(lua_State *L, http_req *q) {
   static const CURLINFO times[] = {CURLINFO_NAMELOOKUP_TIME_T, CURLINFO_CONNECT_TIME_T,
-                                   CURLINFO_APPCONNECT_TIME_T, CURLINFO_STARTTRANSFER_TIME_T,
-                                   CURLINFO_TOTAL_TIME_T};
+                                   CURLINFO_APPCONNECT_TIME_T,
+                                   CURLINFO_STARTTRANSFER_TIME_T, CURLINFO_TOTAL_TIME_T};
   long status = 0, version = 0;
   const char *url = NULL;
   curl_easy_getinfo(q->easy, CURLINFO_RESPONSE_CODE, &status);
@@ -244,8 +256,8 @@ static void req_release(tide_ctx *ctx, http_req *q) {
   detach_from_multi(q);
   if (q->easy) {
     /* A reset handle is cheaper to reuse than a new one is to make. */
-    if (q->client && !q->client->closed && q->client->nspare < (int)(sizeof q->client->spare /
-                                                                      sizeof q->client->spare[0])) {
+    if (q->client && !q->client->closed &&
+        q->client->nspare < (int)(sizeof q->client->spare / sizeof q->client->spare[0])) {
       curl_easy_reset(q->easy);
       q->client->spare[q->client->nspare++] = q->easy;
     } else {
@@ -347,7 +359,8 @@ static size_t read_cb(char *p, size_t size, size_t n, void *ud) {
   return CURL_READFUNC_PAUSE;
 }
 
-static int progress_cb(void *ud, curl_off_t dlt, curl_off_t dln, curl_off_t ult, curl_off_t uln) {
+static int progress_cb(void *ud, curl_off_t dlt, curl_off_t dln, curl_off_t ult,
+                       curl_off_t uln) {
   http_req *q = ud;
   if (dln != q->dl_now || dlt != q->dl_total || uln != q->ul_now || ult != q->ul_total) {
     uint64_t now = uv_now(&q->ctx->loop);
@@ -425,7 +438,8 @@ static int socket_cb(CURL *e, curl_socket_t fd, int what, void *userp, void *soc
     curl_multi_assign(c->multi, fd, s);
   }
   uv_poll_start(&s->poll,
-                (what & CURL_POLL_IN ? UV_READABLE : 0) | (what & CURL_POLL_OUT ? UV_WRITABLE : 0),
+                ((what & CURL_POLL_IN) ? UV_READABLE : 0) |
+                    ((what & CURL_POLL_OUT) ? UV_WRITABLE : 0),
                 poll_cb);
   return 0;
 }
@@ -620,16 +634,30 @@ static void http_complete(lua_State *L, tide_ctx *ctx, tide_io *io) {
  * Starting a request */
 
 /* The options of a request spec, by name; X(name, lua type). */
-#define HTTP_OPTIONS(X)                                                   \
-  X(url, LUA_TSTRING) X(method, LUA_TSTRING) X(headers, LUA_TTABLE)        \
-  X(body, LUA_TSTRING) X(upload, LUA_TBOOLEAN) X(timeout, LUA_TNUMBER)     \
-  X(connect_timeout, LUA_TNUMBER) X(follow, LUA_TBOOLEAN)                  \
-  X(max_redirects, LUA_TNUMBER) X(verify, LUA_TBOOLEAN)                    \
-  X(ca_file, LUA_TSTRING) X(proxy, LUA_TSTRING) X(username, LUA_TSTRING)   \
-  X(password, LUA_TSTRING) X(aws_sigv4, LUA_TSTRING)                       \
-  X(http_version, LUA_TSTRING) X(decompress, LUA_TBOOLEAN)                 \
-  X(stream, LUA_TBOOLEAN) X(max_body_size, LUA_TNUMBER)                    \
-  X(buffer_size, LUA_TNUMBER) X(on_progress, LUA_TFUNCTION)
+/* clang-format off */
+#define HTTP_OPTIONS(X) \
+  X(url, LUA_TSTRING) \
+  X(method, LUA_TSTRING) \
+  X(headers, LUA_TTABLE) \
+  X(body, LUA_TSTRING) \
+  X(upload, LUA_TBOOLEAN) \
+  X(timeout, LUA_TNUMBER) \
+  X(connect_timeout, LUA_TNUMBER) \
+  X(follow, LUA_TBOOLEAN) \
+  X(max_redirects, LUA_TNUMBER) \
+  X(verify, LUA_TBOOLEAN) \
+  X(ca_file, LUA_TSTRING) \
+  X(proxy, LUA_TSTRING) \
+  X(username, LUA_TSTRING) \
+  X(password, LUA_TSTRING) \
+  X(aws_sigv4, LUA_TSTRING) \
+  X(http_version, LUA_TSTRING) \
+  X(decompress, LUA_TBOOLEAN) \
+  X(stream, LUA_TBOOLEAN) \
+  X(max_body_size, LUA_TNUMBER) \
+  X(buffer_size, LUA_TNUMBER) \
+  X(on_progress, LUA_TFUNCTION)
+/* clang-format on */
 
 #define AS_ENUM(name, type) OPT_##name,
 #define AS_NAME(name, type) #name,
@@ -649,10 +677,10 @@ static long ms_of(double s) {
   return ms > 0 ? ms : 1;
 }
 
-#define SETOPT(e, o, v)                                                   \
-  do {                                                                    \
-    if (curl_easy_setopt((e), (o), (v)) != CURLE_OK)                      \
-      luaL_error(L, "libcurl refused option %s", #o);                     \
+#define SETOPT(e, o, v)                                                                  \
+  do {                                                                                   \
+    if (curl_easy_setopt((e), (o), (v)) != CURLE_OK)                                     \
+      luaL_error(L, "libcurl refused option %s", #o);                                    \
   } while (0)
 
 /* Applies one option of the spec (key at -2, value at -1). */
@@ -662,7 +690,9 @@ static void apply(lua_State *L, http_req *q, int opt) {
   double n = lua_type(L, -1) == LUA_TNUMBER ? lua_tonumber(L, -1) : 0;
   int b = lua_toboolean(L, -1);
   switch (opt) {
-  case OPT_url: SETOPT(e, CURLOPT_URL, s); break;
+  case OPT_url:
+    SETOPT(e, CURLOPT_URL, s);
+    break;
   case OPT_method:
     if (strcmp(s, "HEAD") == 0)
       SETOPT(e, CURLOPT_NOBODY, 1L);
@@ -699,37 +729,65 @@ static void apply(lua_State *L, http_req *q, int opt) {
       SETOPT(e, CURLOPT_READDATA, q);
     }
     break;
-  case OPT_timeout: if (n > 0) SETOPT(e, CURLOPT_TIMEOUT_MS, ms_of(n)); break;
-  case OPT_connect_timeout: if (n > 0) SETOPT(e, CURLOPT_CONNECTTIMEOUT_MS, ms_of(n)); break;
-  case OPT_follow: q->follow = (uint8_t)b; break;
-  case OPT_max_redirects: SETOPT(e, CURLOPT_MAXREDIRS, (long)n); break;
+  case OPT_timeout:
+    if (n > 0) SETOPT(e, CURLOPT_TIMEOUT_MS, ms_of(n));
+    break;
+  case OPT_connect_timeout:
+    if (n > 0) SETOPT(e, CURLOPT_CONNECTTIMEOUT_MS, ms_of(n));
+    break;
+  case OPT_follow:
+    q->follow = (uint8_t)b;
+    break;
+  case OPT_max_redirects:
+    SETOPT(e, CURLOPT_MAXREDIRS, (long)n);
+    break;
   case OPT_verify:
     SETOPT(e, CURLOPT_SSL_VERIFYPEER, (long)b);
     SETOPT(e, CURLOPT_SSL_VERIFYHOST, b ? 2L : 0L);
     break;
-  case OPT_ca_file: SETOPT(e, CURLOPT_CAINFO, s); break;
-  case OPT_proxy: SETOPT(e, CURLOPT_PROXY, s); break;
-  case OPT_username: SETOPT(e, CURLOPT_USERNAME, s); break;
-  case OPT_password: SETOPT(e, CURLOPT_PASSWORD, s); break;
-  case OPT_aws_sigv4: SETOPT(e, CURLOPT_AWS_SIGV4, s); break;
+  case OPT_ca_file:
+    SETOPT(e, CURLOPT_CAINFO, s);
+    break;
+  case OPT_proxy:
+    SETOPT(e, CURLOPT_PROXY, s);
+    break;
+  case OPT_username:
+    SETOPT(e, CURLOPT_USERNAME, s);
+    break;
+  case OPT_password:
+    SETOPT(e, CURLOPT_PASSWORD, s);
+    break;
+  case OPT_aws_sigv4:
+    SETOPT(e, CURLOPT_AWS_SIGV4, s);
+    break;
   case OPT_http_version: {
     long v = CURL_HTTP_VERSION_NONE;
-    if (strcmp(s, "1.1") == 0) v = CURL_HTTP_VERSION_1_1;
-    else if (strcmp(s, "1.0") == 0) v = CURL_HTTP_VERSION_1_0;
-    else if (strcmp(s, "2") == 0) v = CURL_HTTP_VERSION_2TLS;
-    else if (strcmp(s, "2-prior-knowledge") == 0) v = CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE;
+    if (strcmp(s, "1.1") == 0)
+      v = CURL_HTTP_VERSION_1_1;
+    else if (strcmp(s, "1.0") == 0)
+      v = CURL_HTTP_VERSION_1_0;
+    else if (strcmp(s, "2") == 0)
+      v = CURL_HTTP_VERSION_2TLS;
+    else if (strcmp(s, "2-prior-knowledge") == 0)
+      v = CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE;
     SETOPT(e, CURLOPT_HTTP_VERSION, v);
     break;
   }
-  case OPT_decompress: q->decompress = (uint8_t)b; break;
-  case OPT_stream: q->stream = (uint8_t)b; break;
+  case OPT_decompress:
+    q->decompress = (uint8_t)b;
+    break;
+  case OPT_stream:
+    q->stream = (uint8_t)b;
+    break;
   case OPT_max_body_size:
     if (n > 0) {
       q->max_body = (size_t)n;
       SETOPT(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)n);
     }
     break;
-  case OPT_buffer_size: q->buffer_size = (long)n; break;
+  case OPT_buffer_size:
+    q->buffer_size = (long)n;
+    break;
   case OPT_on_progress:
     SETOPT(e, CURLOPT_XFERINFOFUNCTION, progress_cb);
     SETOPT(e, CURLOPT_XFERINFODATA, q);
@@ -908,7 +966,8 @@ static void wait_cancel(lua_State *L, tide_ctx *ctx, int p, int err) {
 static const tide_op_class wait_class = {"http.read", wait_cancel};
 
 /* Pushes a new wait op on the transfer at idx and records it under k. */
-static wait_op *new_wait(lua_State *L, tide_ctx *ctx, int idx, http_req *q, const char *k) {
+static wait_op *new_wait(lua_State *L, tide_ctx *ctx, int idx, http_req *q,
+                         const char *k) {
   wait_op *w = (wait_op *)tide_promise_new(L, ctx, sizeof *w, TIDE_K_OP, 2, NULL);
   int p = lua_gettop(L);
   lua_pushvalue(L, idx);
@@ -980,7 +1039,8 @@ static http_req *upload_req(lua_State *L, tide_ctx *ctx, int idx) {
     tide_op *op = tide_promise_op(p);
     if (op->cls == &http_class) return ((http_op *)p)->req;
   }
-  if (luaL_testudata(L, idx, TRANSFER_MT)) return ((http_transfer *)lua_touserdata(L, idx))->req;
+  if (luaL_testudata(L, idx, TRANSFER_MT))
+    return ((http_transfer *)lua_touserdata(L, idx))->req;
   luaL_typeerror(L, idx, "HTTP request");
   return NULL;
 }
@@ -1025,7 +1085,8 @@ static int l_write(lua_State *L) {
 
 static void handle_free_cb(uv_handle_t *h) {
   tide_ctx *ctx = h->loop->data;
-  ctx->alloc(ctx->alloc_ud, h, h->type == UV_TIMER ? sizeof(uv_timer_t) : sizeof(uv_idle_t), 0);
+  ctx->alloc(ctx->alloc_ud, h,
+             h->type == UV_TIMER ? sizeof(uv_timer_t) : sizeof(uv_idle_t), 0);
 }
 
 static void client_close(http_client *c) {
@@ -1040,10 +1101,13 @@ static void client_close(http_client *c) {
     q->client = NULL;
     if (q->easy) curl_easy_cleanup(q->easy);
     q->easy = NULL;
-    if (!q->queued) req_release(c->ctx, q);
-    else q->dead = 1;
+    if (!q->queued)
+      req_release(c->ctx, q);
+    else
+      q->dead = 1;
   }
-  while (c->nspare) curl_easy_cleanup(c->spare[--c->nspare]);
+  while (c->nspare)
+    curl_easy_cleanup(c->spare[--c->nspare]);
   /* Closes pooled connections; curl removes their sockets (socket_cb). */
   curl_multi_cleanup(c->multi);
   c->multi = NULL;
@@ -1058,8 +1122,10 @@ static int l_client(lua_State *L) {
   long max_total = 0, max_host = 0;
   if (!lua_isnoneornil(L, 1)) {
     luaL_checktype(L, 1, LUA_TTABLE);
-    if (lua_getfield(L, 1, "max_connections") == LUA_TNUMBER) max_total = (long)lua_tonumber(L, -1);
-    if (lua_getfield(L, 1, "max_per_host") == LUA_TNUMBER) max_host = (long)lua_tonumber(L, -1);
+    if (lua_getfield(L, 1, "max_connections") == LUA_TNUMBER)
+      max_total = (long)lua_tonumber(L, -1);
+    if (lua_getfield(L, 1, "max_per_host") == LUA_TNUMBER)
+      max_host = (long)lua_tonumber(L, -1);
     lua_pop(L, 2);
   }
   c = lua_newuserdatauv(L, sizeof *c, 0);
@@ -1086,7 +1152,8 @@ static int l_client(lua_State *L) {
   curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, timer_fn);
   curl_multi_setopt(c->multi, CURLMOPT_TIMERDATA, c);
   curl_multi_setopt(c->multi, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX);
-  if (max_total > 0) curl_multi_setopt(c->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, max_total);
+  if (max_total > 0)
+    curl_multi_setopt(c->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, max_total);
   if (max_host > 0) curl_multi_setopt(c->multi, CURLMOPT_MAX_HOST_CONNECTIONS, max_host);
   return 1;
 }
@@ -1097,7 +1164,8 @@ static int m_client_close(lua_State *L) {
   http_client *c = luaL_checkudata(L, 1, CLIENT_MT);
   if (!c->closed && c->ctx->closed) return 0; /* the context cleans up */
   if (c->transfers > 0 && !lua_toboolean(L, 2))
-    return luaL_error(L, "cannot close an HTTP client with %d transfers in flight", c->transfers);
+    return luaL_error(L, "cannot close an HTTP client with %d transfers in flight",
+                      c->transfers);
   client_close(c);
   return 0;
 }
@@ -1126,8 +1194,8 @@ static int l_escape(lua_State *L) {
   luaL_buffinit(L, &b);
   for (size_t i = 0; i < len; i++) {
     unsigned char ch = (unsigned char)s[i];
-    if ((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
-        ch == '-' || ch == '_' || ch == '.' || ch == '~') {
+    if ((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') ||
+        (ch >= '0' && ch <= '9') || ch == '-' || ch == '_' || ch == '.' || ch == '~') {
       luaL_addchar(&b, (char)ch);
     } else {
       luaL_addchar(&b, '%');

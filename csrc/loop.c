@@ -13,8 +13,8 @@
 
 #include "tide.h"
 
-static const char ctx_key = 'k';   /* registry key of the context sentinel */
-static const char tb_key = 't';    /* registry key: last callback traceback */
+static const char ctx_key = 'k'; /* registry key of the context sentinel */
+static const char tb_key = 't';  /* registry key: last callback traceback */
 
 tide_ctx *tide_ctx_get(lua_State *L) {
   tide_ctx **box;
@@ -57,8 +57,9 @@ void tide_unanchor(lua_State *L, tide_ctx *ctx, int ref) {
     void *ud;
     lua_Alloc alloc = lua_getallocf(L, &ud);
     int cap = ctx->anchor_capfree ? ctx->anchor_capfree * 2 : 256;
-    int *free_slots = alloc(ud, ctx->anchor_free, sizeof(int) * (size_t)ctx->anchor_capfree,
-                            sizeof(int) * (size_t)cap);
+    int *free_slots =
+        alloc(ud, ctx->anchor_free, sizeof(int) * (size_t)ctx->anchor_capfree,
+              sizeof(int) * (size_t)cap);
     if (!free_slots) return; /* out of memory: the slot is simply not reused */
     ctx->anchor_free = free_slots;
     ctx->anchor_capfree = cap;
@@ -129,8 +130,14 @@ static void report(lua_State *L, tide_ctx *ctx, int err, int p, int tb) {
   if (tb) tb = lua_absindex(L, tb);
   lua_rawgeti(L, LUA_REGISTRYINDEX, ctx->on_unhandled);
   lua_pushvalue(L, err);
-  if (p) lua_pushvalue(L, p); else lua_pushnil(L);
-  if (tb) lua_pushvalue(L, tb); else lua_pushnil(L);
+  if (p)
+    lua_pushvalue(L, p);
+  else
+    lua_pushnil(L);
+  if (tb)
+    lua_pushvalue(L, tb);
+  else
+    lua_pushnil(L);
   if (lua_pcall(L, 3, 0, 0) != LUA_OK) {
     /* A failing handler must still not lose anything. */
     fprintf(stderr, "tide: the on_unhandled handler raised: %s\n",
@@ -175,7 +182,8 @@ static int l_on_unhandled(lua_State *L) {
  *   a function, b value    -> a(b)  (tide.queue_microtask) */
 
 /* Appends an entry to the C queue; raises when out of memory. */
-static void queue_push(lua_State *L, tide_ctx *ctx, lua_State *co, const tide_promise *p) {
+static void queue_push(lua_State *L, tide_ctx *ctx, lua_State *co,
+                       const tide_promise *p) {
   tide_job *j;
   if (ctx->q_count == ctx->q_cap) {
     uint32_t cap = ctx->q_cap ? ctx->q_cap * 2 : 256;
@@ -374,7 +382,8 @@ static int drive(lua_State *L) {
   tide_promise *pr = lua_touserdata(L, 2);
   tide_drain(ctx);
   if (pr == NULL) {
-    while (turn(L, ctx)) {}
+    while (turn(L, ctx)) {
+    }
     return 0;
   }
   while (pr->state == TIDE_PENDING && ctx->interrupted != 2) {
@@ -401,7 +410,10 @@ static void wait_on(lua_State *L, tide_ctx *ctx, int p, const char *what) {
   if (p) sigint_watch(L, ctx, p);
   lua_pushcfunction(L, drive);
   lua_pushlightuserdata(L, ctx);
-  if (p) lua_pushlightuserdata(L, lua_touserdata(L, p)); else lua_pushnil(L);
+  if (p)
+    lua_pushlightuserdata(L, lua_touserdata(L, p));
+  else
+    lua_pushnil(L);
   status = lua_pcall(L, 2, 1, 0);
   /* Whatever happened, the context is the caller's again. */
   if (p) sigint_unwatch(L, ctx);
@@ -421,8 +433,8 @@ static void wait_on(lua_State *L, tide_ctx *ctx, int p, const char *what) {
   if (deadlock) {
     luaL_tolstring(L, p, NULL);
     tide_error_push(L, "deadlock",
-                    "%s is waiting on %s, but no work is left that could settle it",
-                    what, lua_tostring(L, -1));
+                    "%s is waiting on %s, but no work is left that could settle it", what,
+                    lua_tostring(L, -1));
     lua_error(L);
   }
 }

@@ -15,8 +15,7 @@
 
 tide_promise *tide_topromise(lua_State *L, tide_ctx *ctx, int idx) {
   const void *mt;
-  if (lua_type(L, idx) != LUA_TUSERDATA || !lua_getmetatable(L, idx))
-    return NULL;
+  if (lua_type(L, idx) != LUA_TUSERDATA || !lua_getmetatable(L, idx)) return NULL;
   mt = lua_topointer(L, -1);
   lua_pop(L, 1);
   if (mt != ctx->promise_mt && mt != ctx->task_mt) return NULL;
@@ -29,15 +28,15 @@ tide_promise *tide_checkpromise(lua_State *L, tide_ctx *ctx, int idx) {
   return p;
 }
 
-tide_promise *tide_promise_new(lua_State *L, tide_ctx *ctx, size_t size,
-                               tide_kind kind, int nuv, const char *mt) {
+tide_promise *tide_promise_new(lua_State *L, tide_ctx *ctx, size_t size, tide_kind kind,
+                               int nuv, const char *mt) {
   tide_promise *p = lua_newuserdatauv(L, size, nuv);
   memset(p, 0, size);
   p->kind = (uint8_t)kind;
   /* The two metatables are looked up by ref, which is cheaper than by name. */
   lua_rawgeti(L, LUA_REGISTRYINDEX,
               mt == NULL || strcmp(mt, TIDE_PROMISE_MT) == 0 ? ctx->promise_mt_ref
-                                                            : ctx->task_mt_ref);
+                                                             : ctx->task_mt_ref);
   lua_setmetatable(L, -2);
   return p;
 }
@@ -59,7 +58,8 @@ static int is_callable(lua_State *L, int idx) {
  * Settling and reactions */
 
 /* Queues reaction r of the settled promise at p (its struct: pr). */
-static void queue_reaction(lua_State *L, tide_ctx *ctx, int p, const tide_promise *pr, int r) {
+static void queue_reaction(lua_State *L, tide_ctx *ctx, int p, const tide_promise *pr,
+                           int r) {
   if (lua_type(L, r) == LUA_TTHREAD)
     tide_wake_push(L, ctx, lua_tothread(L, r), pr);
   else
@@ -118,7 +118,8 @@ void tide_settle_direct(lua_State *L, tide_ctx *ctx, int p, tide_state st, int v
       lua_pushvalue(L, v);
       lua_setiuservalue(L, p, TIDE_UV_STATE);
       lua_pop(L, 1);
-      if (t && t->run == TIDE_TASK_WAITING && t->awaiting == pr) tide_task_wake(L, ctx, co);
+      if (t && t->run == TIDE_TASK_WAITING && t->awaiting == pr)
+        tide_task_wake(L, ctx, co);
       return;
     }
     lua_pop(L, 1);
@@ -201,7 +202,8 @@ static void react_derived(lua_State *L, tide_ctx *ctx, int p, int d) {
   if (dp->state != TIDE_PENDING) return;
   if (dp->flags & TIDE_F_HANDLERS) {
     dp->flags &= (uint8_t)~TIDE_F_HANDLERS;
-    lua_getiuservalue(L, d, src->state == TIDE_FULFILLED ? TIDE_UV_ON_OK : TIDE_UV_ON_ERR);
+    lua_getiuservalue(L, d,
+                      src->state == TIDE_FULFILLED ? TIDE_UV_ON_OK : TIDE_UV_ON_ERR);
     lua_pushnil(L);
     lua_setiuservalue(L, d, TIDE_UV_ON_OK);
     lua_pushnil(L);
@@ -401,8 +403,8 @@ static int thenable_reject(lua_State *L) { return thenable_settle(L, 1); }
 void tide_thenable_job(lua_State *L, tide_ctx *ctx) {
   int job = lua_gettop(L);
   unsigned char *called;
-  lua_rawgeti(L, job, 3);                    /* then */
-  lua_rawgeti(L, job, 2);                    /* x */
+  lua_rawgeti(L, job, 3); /* then */
+  lua_rawgeti(L, job, 2); /* x */
   lua_pushlightuserdata(L, ctx);
   lua_rawgeti(L, job, 1);
   called = lua_newuserdatauv(L, 1, 0);
@@ -410,9 +412,9 @@ void tide_thenable_job(lua_State *L, tide_ctx *ctx) {
   lua_pushvalue(L, -3);
   lua_pushvalue(L, -3);
   lua_pushvalue(L, -3);
-  lua_pushcclosure(L, thenable_resolve, 3);  /* then x ctx p flag resolve */
+  lua_pushcclosure(L, thenable_resolve, 3); /* then x ctx p flag resolve */
   lua_insert(L, -4);
-  lua_pushcclosure(L, thenable_reject, 3);   /* then x resolve reject */
+  lua_pushcclosure(L, thenable_reject, 3); /* then x resolve reject */
   tide_gc_stress(L, ctx);
   if (lua_pcall(L, 3, 0, 0) != LUA_OK) {
     /* An error after either function was called is ignored (2.3.3.3.4.1). */
@@ -611,11 +613,15 @@ int tide_promise_tostring(lua_State *L) {
 }
 
 void tide_promise_open(lua_State *L, tide_ctx *ctx) {
-  static const luaL_Reg funcs[] = {
-      {"promise", l_promise}, {"deferred", l_deferred}, {"resolve", l_resolve},
-      {"reject", l_reject},   {NULL, NULL}};
-  static const luaL_Reg methods[] = {{"next", m_next},   {"catch", m_catch},
-                                     {"state", m_state}, {"peek", m_peek},
+  static const luaL_Reg funcs[] = {{"promise", l_promise},
+                                   {"deferred", l_deferred},
+                                   {"resolve", l_resolve},
+                                   {"reject", l_reject},
+                                   {NULL, NULL}};
+  static const luaL_Reg methods[] = {{"next", m_next},
+                                     {"catch", m_catch},
+                                     {"state", m_state},
+                                     {"peek", m_peek},
                                      {NULL, NULL}};
   /* stack: core */
   luaL_newmetatable(L, TIDE_PROMISE_MT);

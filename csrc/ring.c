@@ -42,7 +42,8 @@ void tide_ring_push(lua_State *L, tide_ring *r, int n) {
   int t;
   lua_rawgeti(L, LUA_REGISTRYINDEX, r->ref);
   t = lua_gettop(L);
-  while (r->count + (uint32_t)n > r->cap) grow(L, r, t);
+  while (r->count + (uint32_t)n > r->cap)
+    grow(L, r, t);
   for (int i = 0; i < n; i++) {
     lua_pushvalue(L, t - n + i);
     lua_rawseti(L, t, slot(r, r->count++));
@@ -56,7 +57,8 @@ void tide_ring_push2(lua_State *L, tide_ring *r, int a, int b) {
   b = lua_absindex(L, b);
   lua_rawgeti(L, LUA_REGISTRYINDEX, r->ref);
   t = lua_gettop(L);
-  while (r->count + 2 > r->cap) grow(L, r, t);
+  while (r->count + 2 > r->cap)
+    grow(L, r, t);
   lua_pushvalue(L, a);
   lua_rawseti(L, t, slot(r, r->count++));
   lua_pushvalue(L, b);

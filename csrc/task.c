@@ -120,7 +120,8 @@ static void task_finish(lua_State *L, tide_ctx *ctx, int t, int ok, int v) {
   task->run = TIDE_TASK_DONE;
   ctx->n_live_tasks--;
   /* Its pending operations carry on without an owner. */
-  while (task->children) tide_op_untie(task->children);
+  while (task->children)
+    tide_op_untie(task->children);
   tide_op_done(L, ctx, &task->base.op);
   if (task->cancel_pending) {
     /* Cancelled after its last await: it finished first, so it stands. */
@@ -130,12 +131,12 @@ static void task_finish(lua_State *L, tide_ctx *ctx, int t, int ok, int v) {
   }
 
   /* Keep the traceback of a failure; let the coroutine go. */
-  lua_getiuservalue(L, t, TIDE_UV_AUX);               /* co */
+  lua_getiuservalue(L, t, TIDE_UV_AUX); /* co */
   co = lua_tothread(L, -1);
   *(tide_task **)lua_getextraspace(co) = NULL;
   lua_rawgeti(L, LUA_REGISTRYINDEX, ctx->tracebacks); /* co tracebacks */
   lua_pushvalue(L, -2);
-  lua_rawget(L, -2);                                  /* co tracebacks tb */
+  lua_rawget(L, -2); /* co tracebacks tb */
   if (!lua_isnil(L, -1)) {
     lua_pushvalue(L, -3);
     lua_pushnil(L);
@@ -234,7 +235,8 @@ void tide_spawn(lua_State *L, tide_ctx *ctx, int fn, int nargs) {
   ctx->n_live_tasks++;
   tide_op_start(L, ctx, t, &task->base.op, &task_class);
   lua_pushcfunction(L, task_main);
-  for (int i = 0; i <= nargs; i++) lua_pushvalue(L, fn + i);
+  for (int i = 0; i <= nargs; i++)
+    lua_pushvalue(L, fn + i);
   lua_xmove(L, co, nargs + 2);
   task_run(L, ctx, co, nargs + 1);
 }
@@ -306,8 +308,7 @@ static void push_cancelled(lua_State *L, int reason) {
     tide_error_push(L, "cancelled", "cancelled because of a %s error",
                     lua_isstring(L, -1) ? lua_tostring(L, -1) : "tide");
     lua_remove(L, -2);
-  }
-  else
+  } else
     tide_error_push(L, "cancelled", "task cancelled");
   lua_pushvalue(L, reason);
   lua_setfield(L, -2, "reason");
@@ -565,9 +566,9 @@ static int l_tasks(lua_State *L) {
   tide_ctx *ctx = tide_ctx_up(L);
   lua_Integer n = 0;
   lua_settop(L, 0);
-  lua_newtable(L);                                   /* 1: result */
-  lua_rawgeti(L, LUA_REGISTRYINDEX, ctx->anchors);   /* 2 */
-  lua_createtable(L, 0, 0);                          /* 3: refs sorted */
+  lua_newtable(L);                                 /* 1: result */
+  lua_rawgeti(L, LUA_REGISTRYINDEX, ctx->anchors); /* 2 */
+  lua_createtable(L, 0, 0);                        /* 3: refs sorted */
   lua_pushnil(L);
   while (lua_next(L, 2)) {
     tide_promise *p = tide_topromise(L, ctx, -1);
@@ -587,9 +588,9 @@ static int l_tasks(lua_State *L) {
   for (lua_Integer i = 1; i <= n; i++) {
     tide_task *task;
     lua_rawgeti(L, 3, i);
-    lua_rawget(L, 2);                                 /* 4: task */
+    lua_rawget(L, 2); /* 4: task */
     task = lua_touserdata(L, 4);
-    lua_createtable(L, 0, 4);                         /* 5 */
+    lua_createtable(L, 0, 4); /* 5 */
     lua_pushvalue(L, 4);
     lua_setfield(L, 5, "task");
     lua_pushstring(L, task->run == TIDE_TASK_WAITING ? "waiting" : "running");

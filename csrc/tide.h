@@ -83,8 +83,8 @@ enum { TIDE_UV_TARGET = 2, TIDE_UV_AUX = 3 };
 tide_promise *tide_topromise(lua_State *L, tide_ctx *ctx, int idx);
 tide_promise *tide_checkpromise(lua_State *L, tide_ctx *ctx, int idx);
 /* Pushes a new pending promise userdata of `size` bytes (>= header). */
-tide_promise *tide_promise_new(lua_State *L, tide_ctx *ctx, size_t size,
-                               tide_kind kind, int nuv, const char *mt);
+tide_promise *tide_promise_new(lua_State *L, tide_ctx *ctx, size_t size, tide_kind kind,
+                               int nuv, const char *mt);
 /* Settles a pending promise (no-op when already settled) and queues its
  * reactions. */
 void tide_settle(lua_State *L, tide_ctx *ctx, int p, tide_state st, int v);
@@ -127,7 +127,7 @@ struct tide_op {
   const tide_op_class *cls;
   tide_task *owner; /* task that started it, while both are pending */
   tide_op *prev, *next;
-  int ref;          /* anchor of the op's promise while it is pending */
+  int ref; /* anchor of the op's promise while it is pending */
 };
 
 /* Layout of every TIDE_K_OP userdata (and of tasks): header, then the op. */
@@ -137,9 +137,8 @@ typedef struct tide_op_promise {
 } tide_op_promise;
 
 static inline tide_op *tide_promise_op(tide_promise *p) {
-  return (p->kind == TIDE_K_OP || p->kind == TIDE_K_TASK)
-             ? &((tide_op_promise *)p)->op
-             : NULL;
+  return (p->kind == TIDE_K_OP || p->kind == TIDE_K_TASK) ? &((tide_op_promise *)p)->op
+                                                          : NULL;
 }
 
 /* Anchors the op whose promise is at p while it is pending, and ties it to
@@ -171,14 +170,14 @@ typedef enum {
 } tide_task_run;
 
 struct tide_task {
-  tide_op_promise base; /* a task is a promise, and an op of its spawner */
-  tide_op *children;    /* ops this task started that are still pending */
-  void *awaiting;       /* the promise it waits for (kept alive by the
-                           await frame on its coroutine's stack) */
-  uint8_t run;          /* tide_task_run */
+  tide_op_promise base;   /* a task is a promise, and an op of its spawner */
+  tide_op *children;      /* ops this task started that are still pending */
+  void *awaiting;         /* the promise it waits for (kept alive by the
+                             await frame on its coroutine's stack) */
+  uint8_t run;            /* tide_task_run */
   uint8_t cancel_pending; /* cancelled while running: raise at next await */
-  uint8_t delivering;   /* a cancellation (in UV_TARGET) is queued for it */
-  uint8_t cancelled;    /* a cancellation was delivered to it */
+  uint8_t delivering;     /* a cancellation (in UV_TARGET) is queued for it */
+  uint8_t cancelled;      /* a cancellation was delivered to it */
 };
 
 /* The task running on thread L, or NULL. */
@@ -237,7 +236,7 @@ typedef struct tide_timer_node {
   uint8_t is_sleep;  /* a sleep op (else a callback timer handle) */
   uint8_t refd;      /* keeps the loop alive */
   uint8_t spare;
-  int anchor;        /* anchors ref of the owning userdata while scheduled */
+  int anchor; /* anchors ref of the owning userdata while scheduled */
 } tide_timer_node;
 
 void tide_timer_open(lua_State *L, tide_ctx *ctx);
@@ -294,47 +293,47 @@ typedef struct tide_job {
 
 struct tide_ctx {
   uv_loop_t loop;
-  lua_Alloc alloc;       /* the state's allocator, for C-side memory */
+  lua_Alloc alloc; /* the state's allocator, for C-side memory */
   void *alloc_ud;
-  lua_State *L;          /* thread driving the loop; NULL when none does */
-  lua_State *main;       /* main thread, for finalization */
-  int busy;              /* loop drivers + task resumptions on the C stack */
-  tide_task *current;    /* task being run, and its thread */
+  lua_State *L;       /* thread driving the loop; NULL when none does */
+  lua_State *main;    /* main thread, for finalization */
+  int busy;           /* loop drivers + task resumptions on the C stack */
+  tide_task *current; /* task being run, and its thread */
   lua_State *current_L;
 
-  tide_job *queue;       /* microtasks, in order (see loop.c) */
+  tide_job *queue; /* microtasks, in order (see loop.c) */
   uint32_t q_head, q_count, q_cap;
-  tide_ring jobs;        /* the Lua values of queued non-wakeup jobs */
+  tide_ring jobs; /* the Lua values of queued non-wakeup jobs */
   int draining;
-  tide_ring rejections;  /* rejected promises to check once the queue drains */
+  tide_ring rejections; /* rejected promises to check once the queue drains */
 
-  tide_heap timers;      /* pending timers (timer.c) */
-  uv_timer_t timer;      /* armed for the earliest of them */
-  uint32_t timers_refd;  /* how many of them keep the loop alive */
-  tide_ring immediates;  /* zero-delay sleeps and timers, run at check */
+  tide_heap timers;         /* pending timers (timer.c) */
+  uv_timer_t timer;         /* armed for the earliest of them */
+  uint32_t timers_refd;     /* how many of them keep the loop alive */
+  tide_ring immediates;     /* zero-delay sleeps and timers, run at check */
   uint32_t immediates_live; /* how many of those are still to run */
   uint32_t immediates_refd; /* how many of those keep the loop alive */
   uv_check_t check;
-  uv_idle_t idle;        /* keeps poll from blocking while immediates wait */
+  uv_idle_t idle; /* keeps poll from blocking while immediates wait */
 
-  unsigned events;       /* tide_event bits posted by libuv callbacks */
+  unsigned events;            /* tide_event bits posted by libuv callbacks */
   tide_io *io_head, *io_tail; /* finished I/O waiting for the driver */
   tide_event_fn handlers[TIDE_EV_COUNT];
-  uv_signal_t sigint;    /* Ctrl-C while the top level waits */
+  uv_signal_t sigint; /* Ctrl-C while the top level waits */
   int interrupted;
   struct sigaction saved_sigint;
 
-  int anchors;           /* registry ref: table holding C-held objects */
-  int *anchor_free;      /* free slots of that table (a stack) */
+  int anchors;      /* registry ref: table holding C-held objects */
+  int *anchor_free; /* free slots of that table (a stack) */
   int anchor_nfree, anchor_capfree, anchor_top;
-  int tracebacks;        /* registry ref: failing coroutine -> traceback */
-  int on_unhandled;      /* registry ref of the handler or LUA_NOREF */
-  int signal_linker;     /* registry ref of the Lua signal linker */
+  int tracebacks;                   /* registry ref: failing coroutine -> traceback */
+  int on_unhandled;                 /* registry ref of the handler or LUA_NOREF */
+  int signal_linker;                /* registry ref of the Lua signal linker */
   const void *promise_mt, *task_mt; /* metatable identities */
   int promise_mt_ref, task_mt_ref;  /* the same tables, by registry ref */
   uint32_t n_live_tasks;
-  int gc_stress;         /* full collection at every await and callback */
-  void *http;            /* http.c's state (libcurl share handle, ...) */
+  int gc_stress; /* full collection at every await and callback */
+  void *http;    /* http.c's state (libcurl share handle, ...) */
   int closed;
 };
 

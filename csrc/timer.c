@@ -30,7 +30,7 @@ typedef struct timer_handle {
   uint64_t interval_ms; /* 0 for a one-shot timer */
 } timer_handle;
 
-#define NODE_OF(hn) ((tide_timer_node *)((char *)(hn) - offsetof(tide_timer_node, hn)))
+#define NODE_OF(hn) ((tide_timer_node *)((char *)(hn)-offsetof(tide_timer_node, hn)))
 
 /* The longest delay: far enough to mean "forever", small enough for libuv. */
 #define MAX_DELAY_MS ((uint64_t)1 << 52)
