@@ -77,6 +77,7 @@ struct http_req {
   uint8_t headers_in;      /* the final response's headers are complete */
   uint8_t too_large;       /* stopped for exceeding max_body_size */
   uint8_t dead;            /* freed as soon as the driver reaches it */
+  uint8_t completing;      /* in http_complete, which may run Lua code */
   uint8_t follow;
   uint8_t decompress;
   long buffer_size;
@@ -116,9 +117,13 @@ static http_state *state_of(tide_ctx *ctx) { return ctx->http; }
 /* ---------------------------------------------------------------------------
  * Errors */
 
-/* The phase a curl error belongs to, for messages and `err.phase`. */
-static const char *phase_of(CURLcode rc) {
-  switch (rc) {
+/* The phase a failed transfer was in, for `err.phase`: "dns", "connect",
+ * "tls", "send", "first_byte", "receive", "redirect" or "request". A
+ * timeout says where it struck, from how far the transfer got. */
+static const char *phase_of(http_req *q) {
+  curl_off_t conn = 0, tls = 0, first = 0;
+  char *scheme = NULL;
+  switch (q->result) {
   case CURLE_COULDNT_RESOLVE_HOST:
   case CURLE_COULDNT_RESOLVE_PROXY:
     return "dns";
@@ -133,8 +138,24 @@ static const char *phase_of(CURLcode rc) {
   case CURLE_SEND_ERROR:
   case CURLE_READ_ERROR:
     return "send";
+  case CURLE_TOO_MANY_REDIRECTS:
+    return "redirect";
+  case CURLE_URL_MALFORMAT:
+    return "request";
+  case CURLE_UNSUPPORTED_PROTOCOL: {
+    /* A refused scheme (nothing sent), or an answer curl cannot parse. */
+    long sent = 0;
+    curl_easy_getinfo(q->easy, CURLINFO_REQUEST_SIZE, &sent);
+    return sent > 0 ? "receive" : "request";
+  }
   case CURLE_OPERATION_TIMEDOUT:
-    return "timeout";
+    curl_easy_getinfo(q->easy, CURLINFO_CONNECT_TIME_T, &conn);
+    curl_easy_getinfo(q->easy, CURLINFO_APPCONNECT_TIME_T, &tls);
+    curl_easy_getinfo(q->easy, CURLINFO_STARTTRANSFER_TIME_T, &first);
+    curl_easy_getinfo(q->easy, CURLINFO_SCHEME, &scheme);
+    if (conn == 0) return "connect";
+    if (scheme && strcmp(scheme, "HTTPS") == 0 && tls == 0) return "tls";
+    return first == 0 ? "first_byte" : "receive";
   default:
     return "receive";
   }
@@ -165,7 +186,7 @@ static void push_http_error(lua_State *L, http_req *q) {
   lua_setfield(L, -2, "curl_message");
   lua_pushstring(L, url);
   lua_setfield(L, -2, "url");
-  lua_pushstring(L, phase_of(q->result));
+  lua_pushstring(L, phase_of(q));
   lua_setfield(L, -2, "phase");
 }
 
@@ -255,8 +276,10 @@ static void unlink_req(http_req *q) {
 static void req_release(tide_ctx *ctx, http_req *q) {
   detach_from_multi(q);
   if (q->easy) {
-    /* A reset handle is cheaper to reuse than a new one is to make. */
-    if (q->client && !q->client->closed &&
+    /* A reset handle is cheaper to reuse than a new one is to make; only
+     * one whose transfer went well (after some failures curl keeps state
+     * that a reset does not clear, and setup then fails). */
+    if (q->client && !q->client->closed && q->done && q->result == CURLE_OK &&
         q->client->nspare < (int)(sizeof q->client->spare / sizeof q->client->spare[0])) {
       curl_easy_reset(q->easy);
       q->client->spare[q->client->nspare++] = q->easy;
@@ -273,12 +296,16 @@ static void req_release(tide_ctx *ctx, http_req *q) {
   ctx->alloc(ctx->alloc_ud, q, sizeof *q, 0);
 }
 
-/* Frees q now, or once the driver has taken it off the I/O list. */
+/* Whether q may not be freed right now: it is on the I/O list, or its
+ * completion is running (and may free it through Lua code it calls). */
+static int req_busy(const http_req *q) { return q->queued || q->completing; }
+
+/* Frees q now, or once the driver is done with it. */
 static void req_free(lua_State *L, tide_ctx *ctx, http_req *q) {
   detach_from_multi(q);
   tide_unanchor(L, ctx, q->lua_ref);
   q->lua_ref = LUA_NOREF;
-  if (q->queued)
+  if (req_busy(q))
     q->dead = 1;
   else
     req_release(ctx, q);
@@ -406,7 +433,9 @@ static void poll_cb(uv_poll_t *h, int status, int events) {
   http_sock *s = (http_sock *)h;
   http_client *c = s->client;
   int running, flags = 0;
-  if (status < 0) flags = CURL_CSELECT_ERR;
+  /* On an error (POLLERR/POLLHUP) let curl read and write the socket: it
+   * then finds the real cause (a reset, ...) and reports that. */
+  if (status < 0) flags = CURL_CSELECT_IN | CURL_CSELECT_OUT;
   if (events & UV_READABLE) flags |= CURL_CSELECT_IN;
   if (events & UV_WRITABLE) flags |= CURL_CSELECT_OUT;
   curl_multi_socket_action(c->multi, s->fd, flags, &running);
@@ -565,12 +594,15 @@ static void http_complete(lua_State *L, tide_ctx *ctx, tide_io *io) {
   int top = lua_gettop(L);
   q->pending = 0;
   q->queued = 0;
-  if (q->dead) {
-    req_release(ctx, q);
-    return;
-  }
+  /* Lua code runs below (on_progress, a task resumed at once) and may close
+   * this request's client or transfer: freeing it then waits for `out`. */
+  q->completing = 1;
+  if (q->dead) goto out;
   if (q->done) detach_from_multi(q);
-  if (ev & EV_PROGRESS) report_progress(L, ctx, q);
+  if (ev & EV_PROGRESS) {
+    report_progress(L, ctx, q);
+    if (q->dead) goto out;
+  }
 
   if (q->op && (ev & (EV_HEADERS | EV_DONE))) {
     /* The request's own promise: fulfils with the response once the
@@ -580,21 +612,24 @@ static void http_complete(lua_State *L, tide_ctx *ctx, tide_io *io) {
     tide_push_anchored(L, ctx, op->base.op.ref);
     p = lua_gettop(L);
     if (q->done && (q->result != CURLE_OK || !q->stream || !q->headers_in)) {
+      int ok = q->result == CURLE_OK;
       op->req = NULL;
       q->op = NULL;
       tide_op_done(L, ctx, &op->base.op);
-      if (q->result == CURLE_OK) {
+      if (ok) {
         push_response(L, q);
         lua_pushlstring(L, q->body.data ? q->body.data : "", q->body.len);
         lua_setfield(L, -2, "body");
-        tide_settle_direct(L, ctx, p, TIDE_FULFILLED, -1);
       } else {
         push_http_error(L, q);
-        tide_settle(L, ctx, p, TIDE_REJECTED, -1);
       }
-      lua_settop(L, top);
+      /* Done with q before the waiting task runs (it may run at once). */
       req_free(L, ctx, q);
-      return;
+      if (ok)
+        tide_settle_direct(L, ctx, p, TIDE_FULFILLED, -1);
+      else
+        tide_settle(L, ctx, p, TIDE_REJECTED, -1);
+      goto out;
     }
     if (q->stream && q->headers_in) {
       /* Streamed: the transfer goes on, owned by a tide.http.transfer. */
@@ -626,8 +661,11 @@ static void http_complete(lua_State *L, tide_ctx *ctx, tide_io *io) {
       tide_settle(L, ctx, -2, TIDE_FULFILLED, -1);
       clear_lua(L, ctx, q, "write");
     }
-    lua_settop(L, top);
   }
+out:
+  lua_settop(L, top);
+  q->completing = 0;
+  if (q->dead) req_release(ctx, q);
 }
 
 /* ---------------------------------------------------------------------------
@@ -829,8 +867,9 @@ static void configure(lua_State *L, http_req *q, int spec) {
   if (!have_url) luaL_error(L, "bad option 'url' (string expected, got nil)");
   SETOPT(e, CURLOPT_FOLLOWLOCATION, (long)q->follow);
   if (q->decompress) SETOPT(e, CURLOPT_ACCEPT_ENCODING, "");
-  /* A larger receive buffer than curl's 16 KiB: measured +20% on big bodies. */
-  SETOPT(e, CURLOPT_BUFFERSIZE, q->buffer_size);
+  /* A larger receive buffer than curl's 16 KiB: measured +20% on big
+   * bodies. Not fatal if refused: the default still works. */
+  curl_easy_setopt(e, CURLOPT_BUFFERSIZE, q->buffer_size);
   q->high_water = (size_t)q->buffer_size * 4;
   SETOPT(e, CURLOPT_HEADERFUNCTION, header_cb);
   SETOPT(e, CURLOPT_HEADERDATA, q);
@@ -859,7 +898,7 @@ static const tide_op_class http_class = {"http", op_cancel};
 
 static http_client *check_client(lua_State *L, int idx) {
   http_client *c = luaL_checkudata(L, idx, CLIENT_MT);
-  if (c->closed) luaL_error(L, "attempt to use a closed %s", CLIENT_MT);
+  if (c->closed) tide_usage_error(L, "attempt to use a closed %s", CLIENT_MT);
   return c;
 }
 
@@ -1164,8 +1203,10 @@ static int m_client_close(lua_State *L) {
   http_client *c = luaL_checkudata(L, 1, CLIENT_MT);
   if (!c->closed && c->ctx->closed) return 0; /* the context cleans up */
   if (c->transfers > 0 && !lua_toboolean(L, 2))
-    return luaL_error(L, "cannot close an HTTP client with %d transfers in flight",
-                      c->transfers);
+    return tide_usage_error(L,
+                            "cannot close an HTTP client with %d transfer(s) in flight: "
+                            "await or cancel them first",
+                            c->transfers);
   client_close(c);
   return 0;
 }

@@ -196,10 +196,17 @@ local function encode_pairs(t, what)
   for _, k in ipairs(keys) do
     local v = t[k]
     local list = type(v) == "table" and v or { v }
+    -- A list gives the key once per item; anything else nested is refused
+    -- rather than dropped.
+    local n = 0
+    for _ in pairs(list) do n = n + 1 end
+    if n ~= #list then
+      usage("bad option '%s' (value of '%s' must be a string, number, boolean or a list of them)", what, k)
+    end
     for _, item in ipairs(list) do
       local tv = type(item)
       if tv ~= "string" and tv ~= "number" and tv ~= "boolean" then
-        usage("bad option '%s' (value of '%s' must be a string, number or boolean)", what, k)
+        usage("bad option '%s' (value of '%s' must be a string, number, boolean or a list of them)", what, k)
       end
       parts[#parts + 1] = escape(k) .. "=" .. escape(tostring(item))
     end
@@ -274,15 +281,27 @@ local function build_spec(client, opts, url, method)
   end
   if spec.timeout == nil then spec.timeout = client.timeout end
 
+  -- Headers: a request's own replace the client's defaults of the same
+  -- name (case-insensitively); `has` maps lowercased names to their index.
   local headers, has
   local function add(name, value)
     headers = headers or {}
     has = has or {}
-    headers[#headers + 1] = check_header(name, value)
-    has[name:lower()] = true
+    local line = check_header(name, value)
+    local key = name:lower()
+    local at = has[key]
+    if not at then
+      at = #headers + 1
+      has[key] = at
+    end
+    headers[at] = line
   end
   if client.headers then for name, value in pairs(client.headers) do add(name, value) end end
-  if opts.headers then for name, value in pairs(opts.headers) do add(name, value) end end
+  if opts.headers then
+    -- Client defaults first (above), then the request's: a later add of
+    -- the same name overwrites the earlier line.
+    for name, value in pairs(opts.headers) do add(name, value) end
+  end
 
   local body = opts.body
   if opts.json ~= nil or opts.form ~= nil then
@@ -300,6 +319,12 @@ local function build_spec(client, opts, url, method)
   local upload
   if body ~= nil then
     if method == "GET" or method == "HEAD" then usage("a %s request cannot have a body", method) end
+    -- libcurl would label a body it is given as a form; data of unknown
+    -- kind goes without a Content-Type instead (as with Python's requests).
+    if not (has and has["content-type"]) then
+      headers = headers or {}
+      headers[#headers + 1] = "Content-Type:"
+    end
     if type(body) == "string" then
       spec.body = body
     elseif is_stream(body) or type(body) == "function" then
@@ -415,10 +440,8 @@ local function new_client(opts)
   end
   for k, v in pairs(opts) do
     local want = client_options[k]
-    if not want then error(("unknown option '%s' to tide.http.client"):format(tostring(k)), 2) end
-    if type(v) ~= want then
-      error(("bad option '%s' to tide.http.client (%s expected, got %s)"):format(k, want, type(v)), 2)
-    end
+    if not want then usage("unknown option '%s' to tide.http.client", tostring(k)) end
+    if type(v) ~= want then usage("bad option '%s' to tide.http.client (%s expected, got %s)", k, want, type(v)) end
   end
   if opts.headers then for name, value in pairs(opts.headers) do check_header(name, value) end end
   return setmetatable({
