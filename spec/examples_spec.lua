@@ -155,17 +155,19 @@ local function lua_env()
     shell_quote(build .. "/?.so;;"))
 end
 
--- Servers the examples need, started on first use and stopped at the end.
+-- Servers the examples need, started on first use and stopped at the end
+-- (without the sanitizer runtime a test run may preload).
+local CLEAN_ENV = require("spec.support.servers").CLEAN_ENV
 local servers = {}
 local function server_env(kind)
   if kind == nil then return "" end
   if kind == "api" then
     if not servers.api then
-      local p = io.popen("scripts/local-api start")
+      local p = io.popen(CLEAN_ENV .. "scripts/local-api start")
       local url, dir = p:read("l"):match("^(%S+) (%S+)$")
       p:close()
       servers.api = { env = "TIDE_DEMO_URL=" .. shell_quote(url), stop = function()
-        os.execute("scripts/local-api stop " .. shell_quote(dir))
+        os.execute(CLEAN_ENV .. "scripts/local-api stop " .. shell_quote(dir))
       end }
     end
   elseif kind == "s3" then

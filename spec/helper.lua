@@ -21,6 +21,12 @@ end
 local tide = require "tide"
 local core = require "tide.core"
 
+-- Sanitizers, valgrind and GC stress slow everything down: specs stretch
+-- upper bounds on durations (and close deadlines) by helper.SLOW.
+local PRELOAD = os.getenv("LD_PRELOAD") or ""
+helper.SLOW = PRELOAD:find("vgpreload", 1, true) and 10
+  or (PRELOAD:find("asan", 1, true) or os.getenv("TIDE_GC_STRESS")) and 3 or 1
+
 local lfs = require "lfs"
 
 --- Number of open file descriptors of this process (listed in-process: a

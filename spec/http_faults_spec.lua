@@ -11,11 +11,8 @@ local servers = require "spec.support.servers"
 
 local http = tide.http
 
--- Sanitizers, valgrind and GC stress slow everything down: upper bounds on
--- durations (and the watchdogs) stretch by SLOW.
-local PRELOAD = os.getenv("LD_PRELOAD") or ""
-local SLOW = PRELOAD:find("vgpreload", 1, true) and 10
-  or (PRELOAD:find("asan", 1, true) or os.getenv("TIDE_GC_STRESS")) and 3 or 1
+-- Upper bounds on durations (and the watchdogs) stretch by helper.SLOW.
+local SLOW = helper.SLOW
 
 -- helper.run with a watchdog of `timeout` (default 10) s, stretched by SLOW.
 local function run(fn, timeout) return helper.run(fn, (timeout or 10) * SLOW) end

@@ -17,9 +17,13 @@ local function read_line(path, tries)
   end
 end
 
+-- Helper programs run without the sanitizer runtime that the specs may
+-- preload (node and python under LD_PRELOAD=libasan misbehave).
+local CLEAN_ENV = require("spec.support.servers").CLEAN_ENV
+
 -- Starts `cmd` in the background; returns a function that stops it.
 local function background(cmd, pidfile)
-  os.execute(("(%s) & echo $! > %s"):format(cmd, pidfile))
+  os.execute(("(%s%s) & echo $! > %s"):format(CLEAN_ENV, cmd, pidfile))
   local pid = read_line(pidfile, 20)
   return function() if pid then os.execute("kill " .. pid .. " 2>/dev/null; wait " .. pid .. " 2>/dev/null") end end
 end
@@ -31,16 +35,26 @@ function M.start()
   if not f then error("s3rver is missing: scripts/test installs it (npm install into .cache/npm)", 2) end
   f:close()
   local dir = helper.tmpdir()
-  local port = 20000 + math.random(0, 30000)
-  local stop_s3 = background(("exec %s -d %s/data -a 127.0.0.1 -p %d --configure-bucket tide-test -s > %s/s3.log 2>&1")
-    :format(S3RVER, dir, port, dir), dir .. "/s3.pid")
-  local stop_v4 = background(("exec python3 spec/support/sigv4.py VERIFIER-SECRET > %s/v4.port 2>&1"):format(dir),
+  -- Port 0: s3rver takes a free port and says which ("S3rver listening on
+  -- 127.0.0.1:PORT"); a port picked here could be in use by then.
+  local stop_s3 = background(("%s -d %s/data -a 127.0.0.1 -p 0 --configure-bucket tide-test > %s/s3.log 2>&1")
+    :format(S3RVER, dir, dir), dir .. "/s3.pid")
+  local stop_v4 = background(("python3 spec/support/sigv4.py VERIFIER-SECRET > %s/v4.port 2>&1"):format(dir),
     dir .. "/v4.pid")
   local v4port = read_line(dir .. "/v4.port", 50)
-  -- Wait until s3rver answers.
-  for _ = 1, 100 do
-    if os.execute(("curl -s -o /dev/null http://127.0.0.1:%d/ 2>/dev/null"):format(port)) then break end
+  local port, log
+  for _ = 1, 300 do -- node starts in well under a second; allow 30 s on a loaded machine
+    local lf = io.open(dir .. "/s3.log")
+    log = lf and lf:read("a") or ""
+    if lf then lf:close() end
+    port = log:match("S3rver listening on 127%.0%.0%.1:(%d+)")
+    if port then break end
     os.execute("sleep 0.1")
+  end
+  if not port then
+    stop_s3()
+    stop_v4()
+    error("s3rver did not start; its log:\n" .. log, 2)
   end
   return {
     s3 = ("http://127.0.0.1:%d"):format(port), bucket = "tide-test", key = "S3RVER", secret = "S3RVER",

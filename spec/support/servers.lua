@@ -68,6 +68,8 @@ end
 -- Helper programs run without the sanitizer runtime a test run may preload
 -- (LeakSanitizer would report python's and nginx's own allocations).
 local CLEAN = "env -u LD_PRELOAD -u ASAN_OPTIONS -u LSAN_OPTIONS -u UBSAN_OPTIONS "
+--- The `env ...` prefix that runs a helper program that way.
+M.CLEAN_ENV = CLEAN
 
 local function python()
   local f = io.open("/usr/bin/python3")
