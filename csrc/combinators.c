@@ -23,6 +23,11 @@ typedef struct slot {
   lua_Integer index;   /* UV 1: the aggregate */
 } slot;
 
+/* The most inputs a combinator takes (tide.check.MAX_COUNT on the Lua side):
+ * far above any real list, low enough that a stray n = 2^40 fails at once
+ * instead of looping for hours over holes. */
+#define MAX_INPUTS ((lua_Integer)1 << 28)
+
 static lua_Integer list_length(lua_State *L, int idx) {
   lua_Integer n;
   int is_int = 0;
@@ -31,10 +36,13 @@ static lua_Integer list_length(lua_State *L, int idx) {
     lua_pop(L, 1);
     if (!is_int) luaL_argerror(L, idx, "field 'n' must be an integer");
     if (n < 0) luaL_argerror(L, idx, "field 'n' must not be negative");
-    return n;
+  } else {
+    lua_pop(L, 1);
+    n = luaL_len(L, idx);
   }
-  lua_pop(L, 1);
-  return luaL_len(L, idx);
+  if (n > MAX_INPUTS)
+    luaL_argerror(L, idx, lua_pushfstring(L, "more than %I inputs", MAX_INPUTS));
+  return n;
 }
 
 /* Leaves a promise for list item i on top: the item itself if it is a tide

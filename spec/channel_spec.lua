@@ -149,5 +149,7 @@ describe("tide.channel", function()
     assert.has_error(function() ch.recv({}) end,
       "bad argument #1 to 'recv' (tide.channel expected; call it as channel:recv(...))")
     assert.has_error(function() ch:recv(5) end, "bad argument to 'recv' (options table expected, got number)")
+    assert.has_error(function() ch.pull(5) end,
+      "bad argument #1 to 'pull' (tide.channel expected; call it as channel:pull(...))")
   end)
 end)

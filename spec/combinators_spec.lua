@@ -61,6 +61,10 @@ local function check_argument_errors(name)
   assert.has_error(function() fn("a, b") end, msg:format("table expected, got string"))
   assert.has_error(function() fn(tide.resolve(1)) end, msg:format("table expected, got tide.promise"))
   assert.has_error(function() fn({ 1, n = -1 }) end, msg:format("field 'n' must not be negative"))
+  -- A stray huge n fails at once instead of walking 2^40 holes.
+  assert.has_error(function() fn({ n = 1 << 40 }) end, msg:format("more than 268435456 inputs"))
+  assert.has_error(function() fn(setmetatable({}, { __len = function() return 1 << 40 end })) end,
+    msg:format("more than 268435456 inputs"))
 end
 
 describe("tide.all", function()

@@ -125,6 +125,13 @@ describe("next, catch, finally", function()
     assert.equal(1, tide.resolve(1):catch(function() return 2 end):await())
   end)
 
+  it("finally checks what it is called on", function()
+    local p = tide.resolve(1)
+    assert.has_error(function() p.finally(42) end,
+      "bad argument #1 to 'finally' (tide.promise expected; call it as promise:finally(f))")
+    assert.equal(1, tide.spawn(function() return 1 end):finally(function() end):await())
+  end)
+
   it("finally runs with no argument and lets the outcome through", function()
     local args
     assert.equal(1, tide.resolve(1):finally(function(...) args = select("#", ...) end):await())

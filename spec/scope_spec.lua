@@ -111,7 +111,7 @@ describe("tide.scope(fn)", function()
       "this tide.scope is closed: spawn children before it ends")
     assert.has_error(function() tide.scope(1) end, "bad argument #1 to 'scope' (function expected, got number)")
     assert.has_error(function() scope.spawn(function() end) end,
-      "bad argument #1 to 'spawn' (tide.scope expected; call it as scope:spawn(fn))")
+      "bad argument #1 to 'spawn' (tide.scope expected; call it as scope:spawn(...))")
   end)
 end)
 

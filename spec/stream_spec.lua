@@ -187,5 +187,20 @@ describe("stream combinators", function()
     assert.has_error(function() s.map(5, print) end,
       "bad argument #1 to 'map' (tide.stream expected; call it as stream:map(...))")
     assert.has_error(function() tide.stream.from(1) end, "bad argument #1 to 'from' (table expected, got number)")
+    assert.has_error(function() tide.stream.from { n = "2" } end,
+      "bad argument #1 to 'from' (list length must be an integer from 0 to 268435456, got string)")
+    assert.has_error(function() s.pull(42) end,
+      "bad argument #1 to 'pull' (tide.stream expected; call it as stream:pull(...))")
+    assert.has_error(function() s.close({}) end,
+      "bad argument #1 to 'close' (tide.stream expected; call it as stream:close(...))")
+    assert.has_error(function() tide.stream.new(42) end, "bad argument #1 to 'new' (function expected, got number)")
+    assert.has_error(function() tide.stream.new(print, 42) end,
+      "bad argument #2 to 'new' (function expected, got number)")
+    assert.has_error(function() tide.stream.lines(42) end, "bad argument #1 to 'lines' (function expected, got number)")
+    local odd = tide.stream.lines(function() return 42 end)
+    local ok, err = pcall(odd.pull, odd)
+    assert.is_false(ok)
+    assert.is_true(tide.is_error(err, "usage"))
+    assert.equal("a lines source must give strings (got number)", err.message)
   end)
 end)

@@ -8,8 +8,9 @@ local core = require "tide.core"
 local signal = require "tide.signal"
 local stream = require "tide.stream"
 local waitqueue = require "tide.waitqueue"
+local checks = require "tide.check"
 
-local setmetatable, getmetatable, type, error, tostring = setmetatable, getmetatable, type, error, tostring
+local setmetatable, type, error, tostring = setmetatable, type, error, tostring
 
 --- @class tide.channel
 local Channel = {}
@@ -17,9 +18,7 @@ Channel.__index = Channel
 Channel.__name = "tide.channel"
 
 local function check(ch, fname)
-  if getmetatable(ch) ~= Channel then
-    error(("bad argument #1 to '%s' (tide.channel expected; call it as channel:%s(...))"):format(fname, fname), 3)
-  end
+  checks.self(ch, Channel, "tide.channel", "channel", fname, 3)
 end
 
 local function closed_error()
@@ -143,6 +142,7 @@ end
 
 --- The next value, awaited (the stream protocol; nil at the end).
 function Channel:pull()
+  check(self, "pull")
   return core.await(self:recv())
 end
 Channel.__call = Channel.pull

@@ -29,12 +29,23 @@ local Promise = core.promise_methods
 --- @param f fun(): any
 --- @return tide.promise
 function Promise:finally(f)
+  local mt = getmetatable(self)
+  if mt ~= core.promise_mt and mt ~= core.task_mt then
+    error("bad argument #1 to 'finally' (tide.promise expected; call it as promise:finally(f))", 2)
+  end
   if type(f) ~= "function" and not (getmetatable(f) or {}).__call then
     return self:next(f, f)
   end
   return self:next(
     function(v) return core.resolve(f()):next(function() return v end) end,
     function(e) return core.resolve(f()):next(function() error(e, 0) end) end)
+end
+
+-- A task is a promise: its methods table is a copy of the promise methods
+-- made when the C core loaded, so methods added here are copied over too.
+local task_methods = core.task_mt.__index
+for name, method in pairs(Promise) do
+  if task_methods[name] == nil then task_methods[name] = method end
 end
 
 local tide = {

@@ -2,6 +2,7 @@
 --- `concurrency` calls running at once.
 -- @module tide.map
 local scope = require "tide.scope"
+local check = require "tide.check"
 
 local type, error, pairs, tostring, min = type, error, pairs, tostring, math.min
 
@@ -17,9 +18,7 @@ local function map(list, fn, opts)
   if type(list) ~= "table" then
     error(("bad argument #1 to 'map' (table expected, got %s)"):format(type(list)), 2)
   end
-  if type(fn) ~= "function" and not (getmetatable(fn) or {}).__call then
-    error(("bad argument #2 to 'map' (function expected, got %s)"):format(type(fn)), 2)
-  end
+  check.callable(fn, 2, "map")
   opts = opts or {}
   if type(opts) ~= "table" then
     error(("bad argument #3 to 'map' (options table expected, got %s)"):format(type(opts)), 2)
@@ -27,7 +26,7 @@ local function map(list, fn, opts)
   for k in pairs(opts) do
     if k ~= "concurrency" and k ~= "signal" then error(("bad option '%s' to 'map'"):format(tostring(k)), 2) end
   end
-  local n = list.n or #list
+  local n = check.length(list, 1, "map")
   local limit = opts.concurrency or n
   if math.type(limit) ~= "integer" or (limit < 1 and n > 0) then
     error("bad option 'concurrency' to 'map' (positive integer expected)", 2)

@@ -11,6 +11,7 @@
 -- @module tide.scope
 local core = require "tide.core"
 local signal = require "tide.signal"
+local check = require "tide.check"
 
 local spawn, cancel, cancelled_error = core.spawn, core.cancel, core.cancelled_error
 local setmetatable, getmetatable, type, error, pairs, next = setmetatable, getmetatable, type, error, pairs, next
@@ -67,9 +68,7 @@ end
 --- @param fn function
 --- @return tide.task
 function Scope:spawn(fn, ...)
-  if getmetatable(self) ~= Scope then
-    error("bad argument #1 to 'spawn' (tide.scope expected; call it as scope:spawn(fn))", 2)
-  end
+  check.self(self, Scope, "tide.scope", "scope", "spawn")
   if self.closed then error("this tide.scope is closed: spawn children before it ends", 2) end
   if type(fn) ~= "function" and not (getmetatable(fn) or {}).__call then
     error(("bad argument #1 to 'spawn' (function expected, got %s)"):format(type(fn)), 2)
@@ -88,6 +87,7 @@ end
 
 --- Cancels every child still running (they see `cancelled` errors).
 function Scope:cancel(reason)
+  check.self(self, Scope, "tide.scope", "scope", "cancel")
   local why = cancelled_error(reason)
   for child in pairs(self.live) do cancel(child, why) end
 end

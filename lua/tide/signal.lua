@@ -5,6 +5,7 @@
 -- rejects with the signal's reason and its I/O stops.
 -- @module tide.signal
 local core = require "tide.core"
+local check = require "tide.check"
 
 local cancel, cancelled_error, report_error = core.cancel, core.cancelled_error, core.report_error
 local setmetatable, getmetatable, pcall, error, type = setmetatable, getmetatable, pcall, error, type
@@ -35,9 +36,8 @@ end
 --- @param fn fun(reason: any)
 --- @return fun() remove  call to stop listening
 function Signal:on_abort(fn)
-  if type(fn) ~= "function" then
-    error(("bad argument #1 to 'on_abort' (function expected, got %s)"):format(type(fn)), 2)
-  end
+  check.self(self, Signal, "tide.signal", "signal", "on_abort")
+  check.callable(fn, 1, "on_abort")
   if self.aborted then
     fn(self.reason)
     return function() end
@@ -56,6 +56,7 @@ end
 
 --- Raises the signal's reason if it has aborted.
 function Signal:throw_if_aborted()
+  check.self(self, Signal, "tide.signal", "signal", "throw_if_aborted")
   if self.aborted then error(self.reason, 0) end
 end
 
@@ -97,6 +98,7 @@ Controller.__name = "tide.abort_controller"
 --- @param reason any
 --- @return boolean
 function Controller:abort(reason)
+  check.self(self, Controller, "tide.abort_controller", "controller", "abort")
   if reason == nil then reason = cancelled_error("aborted") end
   return abort(self.signal, reason)
 end

@@ -16,20 +16,17 @@
 -- @module tide.stream
 local core = require "tide.core"
 local signal = require "tide.signal"
+local check = require "tide.check"
 
 local spawn, await = core.spawn, core.await
-local setmetatable, getmetatable, type, error = setmetatable, getmetatable, type, error
+local setmetatable, type, error = setmetatable, type, error
 
 --- @class tide.stream
 local Stream = {}
 Stream.__index = Stream
 Stream.__name = "tide.stream"
 
-local function is_callable(v)
-  if type(v) == "function" then return true end
-  local mt = getmetatable(v)
-  return type(mt) == "table" and mt.__call ~= nil
-end
+local is_callable = check.is_callable
 
 local function check_fn(fn, fname)
   if not is_callable(fn) then
@@ -38,9 +35,7 @@ local function check_fn(fn, fname)
 end
 
 local function check_stream(s, fname)
-  if type(s) ~= "table" or not s.pull then
-    error(("bad argument #1 to '%s' (tide.stream expected; call it as stream:%s(...))"):format(fname, fname), 3)
-  end
+  check.self(s, Stream, "tide.stream", "stream", fname, 3)
 end
 
 --- Makes a stream from `pull` (returns the next item or nil, may await) and
@@ -49,6 +44,8 @@ end
 --- @param close fun(self: tide.stream)|nil
 --- @return tide.stream
 local function new(pull, close, fields)
+  check.callable(pull, 1, "new")
+  if close ~= nil then check.callable(close, 2, "new") end
   local s = fields or {}
   s._pull, s._close, s.done = pull, close, false
   return setmetatable(s, Stream)
@@ -57,6 +54,7 @@ end
 --- The next item, or nil once the stream has ended (awaits as needed).
 --- Pulls from several tasks at once take turns: a source sees one at a time.
 function Stream:pull()
+  check_stream(self, "pull")
   while self._busy do await(self._busy) end
   if self.done then return nil end
   local turn, release = core.deferred()
@@ -81,6 +79,7 @@ end
 
 --- Stops the stream and releases what it holds; later pulls give nil.
 function Stream:close()
+  check_stream(self, "close")
   if self.done then return end
   self.done = true
   if self._close then self:_close() end
@@ -187,6 +186,8 @@ local M = { new = new, producer = producer, Stream = Stream }
 --- @param close fun()|nil
 --- @return tide.stream
 function M.lines(read, close)
+  check.callable(read, 1, "lines")
+  if close ~= nil then check.callable(close, 2, "lines") end
   local chunk, pos, eof = "", 1, false
   local parts, nparts = {}, 0 -- pieces of a line that spans chunks
   local function finish(piece, ended)
@@ -220,7 +221,13 @@ function M.lines(read, close)
         return finish("", false)
       end
       local more = read()
-      if more == nil then eof = true else chunk = more end
+      if more == nil then
+        eof = true
+      elseif type(more) ~= "string" then
+        error(core.error("usage", ("a lines source must give strings (got %s)"):format(type(more))), 0)
+      else
+        chunk = more
+      end
     end
   end, close))
 end
@@ -231,7 +238,7 @@ function M.from(list)
   if type(list) ~= "table" then
     error(("bad argument #1 to 'from' (table expected, got %s)"):format(type(list)), 2)
   end
-  local i, n = 0, list.n or #list
+  local i, n = 0, check.length(list, 1, "from")
   return producer(new(function()
     if i >= n then return nil end
     i = i + 1
