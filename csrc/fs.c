@@ -225,8 +225,9 @@ static void fs_cancel(lua_State *L, tide_ctx *ctx, int p, int err) {
   fs_op *op = lua_touserdata(L, p);
   if (op->req) {
     /* Stops it if it has not started; either way libuv gives it back later
-     * and fs_complete then only frees it. */
-    uv_cancel((uv_req_t *)&op->req->req);
+     * and fs_complete then only frees it. A close is never stopped: the
+     * descriptor would leak. */
+    if (op->req->call != FS_CLOSE) uv_cancel((uv_req_t *)&op->req->req);
     op->req->op = NULL;
     op->req = NULL;
   }

@@ -212,14 +212,17 @@ void tide_wake_push(lua_State *L, tide_ctx *ctx, lua_State *co, const tide_promi
 
 void tide_drain(tide_ctx *ctx) {
   lua_State *L = ctx->L;
-  int base, jobs;
+  int base, jobs, reported = 0;
   if (L == NULL || ctx->draining) return;
   ctx->draining = 1;
   luaL_checkstack(L, 32, "tide: microtask queue");
   base = lua_gettop(L);
   lua_rawgeti(L, LUA_REGISTRYINDEX, ctx->jobs.ref); /* grows in place: stays valid */
   jobs = base + 1;
-  while (ctx->q_count || ctx->rejections.count) {
+  /* Rejections are reported in one round per drain: those that appear after
+   * it (an on_unhandled handler that itself fails a task, say) wait for the
+   * next drain, so such a cycle still lets the loop turn. */
+  while (ctx->q_count || (ctx->rejections.count && !reported)) {
     while (ctx->q_count) {
       tide_job j = ctx->queue[ctx->q_head];
       ctx->q_head = (ctx->q_head + 1) & (ctx->q_cap - 1);
@@ -248,7 +251,9 @@ void tide_drain(tide_ctx *ctx) {
     }
     /* The queue is empty: whatever is still rejected without a handler is
      * reported, once. */
-    while (ctx->rejections.count && !ctx->q_count) {
+    if (ctx->q_count || !ctx->rejections.count) continue;
+    reported = 1;
+    for (size_t n = ctx->rejections.count; n > 0; n--) {
       tide_promise *p;
       tide_ring_shift(L, &ctx->rejections, 1);
       p = lua_touserdata(L, -1);
@@ -368,7 +373,15 @@ static void handle_events(lua_State *L, tide_ctx *ctx) {
 /* One loop iteration (or more, while nothing happens), then its events.
  * Returns 0 when no work is left at all. */
 static int turn(lua_State *L, tide_ctx *ctx) {
-  int alive = uv_run(&ctx->loop, UV_RUN_DEFAULT);
+  int alive;
+  if (ctx->rejections.count) {
+    /* Rejections left for a later drain: poll, then report them. */
+    uv_run(&ctx->loop, UV_RUN_NOWAIT);
+    handle_events(L, ctx);
+    tide_drain(ctx);
+    return 1;
+  }
+  alive = uv_run(&ctx->loop, UV_RUN_DEFAULT);
   if (ctx->events) {
     handle_events(L, ctx);
     return 1;

@@ -60,12 +60,20 @@ int tide_cancel(lua_State *L, tide_ctx *ctx, int p, int err) {
   p = lua_absindex(L, p);
   err = lua_absindex(L, err);
   if (pr->kind == TIDE_K_TASK && ((tide_task *)pr)->run == TIDE_TASK_DONE) {
-    /* The body returned a promise that the task follows: cancel that. */
-    int done;
+    /* The body returned a promise (or a foreign thenable) that the task
+     * follows: cancel that if it is ours and can be cancelled. */
     lua_getiuservalue(L, p, TIDE_UV_TARGET);
-    done = tide_cancel(L, ctx, -1, err);
+    if (!tide_cancel(L, ctx, -1, err)) {
+      /* It cannot be stopped: stop following it, and end. (A thenable that
+       * settles later finds the task settled: that is ignored.) */
+      if (tide_topromise(L, ctx, -1)) tide_unsubscribe(L, -1, p);
+      lua_pushnil(L);
+      lua_setiuservalue(L, p, TIDE_UV_TARGET);
+      pr->flags |= TIDE_F_QUIET;
+      tide_settle(L, ctx, p, TIDE_REJECTED, err);
+    }
     lua_pop(L, 1);
-    return done;
+    return 1;
   }
   op = tide_promise_op(pr);
   if (!op || !op->cls || op->ref == LUA_NOREF) return 0;
@@ -164,6 +172,20 @@ static void push_task(lua_State *L, tide_ctx *ctx, tide_task *task) {
   tide_push_anchored(L, ctx, task->base.op.ref);
 }
 
+#define HIJACKED_MESSAGE                                                                 \
+  "a tide task's coroutine was resumed with coroutine.resume: tide resumes its tasks "   \
+  "itself"
+
+/* Ends a task whose coroutine was driven behind tide's back, with a usage
+ * error saying how. */
+static void fail_misused(lua_State *L, tide_ctx *ctx, tide_task *task,
+                         const char *message) {
+  push_task(L, ctx, task);
+  tide_error_push(L, "usage", "%s", message);
+  task_finish(L, ctx, lua_gettop(L) - 1, 0, -1);
+  lua_pop(L, 2);
+}
+
 /* Resumes coroutine co of its task with nargs values already on co. */
 static void task_run(lua_State *L, tide_ctx *ctx, lua_State *co, int nargs) {
   tide_task *task = tide_task_of(co), *prev = ctx->current;
@@ -183,12 +205,9 @@ static void task_run(lua_State *L, tide_ctx *ctx, lua_State *co, int nargs) {
      * <close> variables run) and fail the task with a clear message. */
     lua_resetthread(co);
     lua_settop(co, 0);
-    push_task(L, ctx, task);
-    tide_error_push(L, "usage",
-                    "coroutine.yield was called directly inside a tide task; "
-                    "use tide.await (or tide.sleep(0):await() to let others run)");
-    task_finish(L, ctx, lua_gettop(L) - 1, 0, -1);
-    lua_pop(L, 2);
+    fail_misused(L, ctx, task,
+                 "coroutine.yield was called directly inside a tide task; "
+                 "use tide.await (or tide.sleep(0):await() to let others run)");
   } else {
     /* LUA_OK: task_main returned (ok, value). Otherwise it failed outside
      * its pcall: out of memory, or an error while handling an error. */
@@ -203,6 +222,11 @@ static void task_run(lua_State *L, tide_ctx *ctx, lua_State *co, int nargs) {
 
 void tide_task_wake(lua_State *L, tide_ctx *ctx, lua_State *co) {
   tide_task *task = tide_task_of(co);
+  if (task->hijacked || lua_status(co) != LUA_YIELD) {
+    /* Someone else resumed it: it cannot be resumed here; it fails. */
+    fail_misused(L, ctx, task, HIJACKED_MESSAGE);
+    return;
+  }
   task->run = TIDE_TASK_RUNNING;
   task->awaiting = NULL;
   tide_gc_stress(L, ctx);
@@ -384,6 +408,12 @@ static int await_k(lua_State *L, int status, lua_KContext mode) {
   tide_task *task = tide_task_of(L);
   tide_promise *p;
   (void)status;
+  if (ctx->current != task) {
+    /* coroutine.resume on a task's coroutine: tide's books no longer match
+     * what the coroutine does, so the task ends (see tide_task_wake). */
+    task->hijacked = 1;
+    return tide_usage_error(L, "%s", HIJACKED_MESSAGE);
+  }
   if (task->delivering) {
     task->delivering = 0;
     take_cancellation(L, ctx, task);
@@ -434,6 +464,8 @@ static int await_impl(lua_State *L, int mode) {
     /* Cancelled while it was running: this await is where it hears of it. */
     task->cancel_pending = 0;
     take_cancellation(L, ctx, task);
+    /* What it started since it was cancelled stops too. */
+    cancel_children(L, ctx, task, lua_gettop(L));
     return deliver(L, 0, mode);
   }
   tide_gc_stress(L, ctx);

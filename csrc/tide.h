@@ -178,6 +178,7 @@ struct tide_task {
   uint8_t cancel_pending; /* cancelled while running: raise at next await */
   uint8_t delivering;     /* a cancellation (in UV_TARGET) is queued for it */
   uint8_t cancelled;      /* a cancellation was delivered to it */
+  uint8_t hijacked;       /* its coroutine was resumed by someone else */
 };
 
 /* The task running on thread L, or NULL. */

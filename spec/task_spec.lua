@@ -249,6 +249,22 @@ describe("tide.await inside a task", function()
       p:await()
     end)
   end)
+
+  it("refuses a coroutine.resume of a task's own coroutine: the task ends with a usage error", function()
+    local co
+    local t = tide.spawn(function()
+      co = coroutine.running()
+      tide.sleep(0.01):await()
+      return "finished"
+    end)
+    coroutine.resume(co) -- tide resumes its tasks itself
+    local ok, err = tide.pawait(t)
+    assert.is_false(ok)
+    assert.is_true(tide.is_error(err, "usage"), tostring(err))
+    assert.matches("resumed with coroutine.resume", err.message, 1, true)
+    assert.equal("dead", coroutine.status(co))
+    tide.sleep(0.02):await() -- its sleep ends without waking anything
+  end)
 end)
 
 describe("tide.await outside a task", function()
@@ -449,6 +465,24 @@ describe("unhandled rejections", function()
     assert.equal(default ~= nil, true)
     assert.has_error(function() tide.on_unhandled(1) end,
       "bad argument #1 to 'on_unhandled' (function expected, got number)")
+  end)
+
+  it("a handler whose reports cause new rejections does not stall the loop", function()
+    local reports = 0
+    local prev = tide.on_unhandled(function()
+      reports = reports + 1
+      tide.spawn(function() error("again", 0) end) -- unhandled too: reported later
+    end)
+    tide.spawn(function() error("first", 0) end)
+    -- Timers still fire while the handler keeps finding new rejections.
+    local ok, err = tide.pawait(tide.timeout(0.02, tide.sleep(0.05)))
+    tide.on_unhandled(function() end)
+    tide.sleep(0):await()
+    tide.sleep(0):await()
+    tide.on_unhandled(prev)
+    assert.is_false(ok)
+    assert.is_true(tide.is_error(err, "timeout"), tostring(err))
+    assert.is_true(reports >= 2, "reports: " .. reports)
   end)
 
   it("go to stderr by default, with the task's traceback", function()

@@ -121,11 +121,16 @@ fs.append = writer("append", "a")
 --- @return tide.stream
 function fs.lines(path)
   check_path(path, "lines")
-  local fd, closed = nil, false
+  -- `opening` is the open in flight: if the wait for it fails (the reader
+  -- was cancelled, or cannot wait where it is) the file may still open
+  -- later, and close() must then close it.
+  local fd, opening, closed = nil, nil, false
   local function read()
     local ok, chunk = pcall(function()
       if fd == nil then
-        local opened = core.fs_open(path, "r"):await()
+        opening = opening or core.fs_open(path, "r")
+        local opened = opening:await()
+        opening = nil
         if closed then
           -- Closed while it was opening: nobody will read it.
           core.fs_close(opened):catch(function() end)
@@ -141,6 +146,10 @@ function fs.lines(path)
   end
   return stream.lines(read, function()
     closed = true
+    if opening then
+      opening:next(function(late) core.fs_close(late):catch(function() end) end, function() end)
+      opening = nil
+    end
     if fd then
       core.fs_close(fd):catch(function() end)
       fd = nil
@@ -180,6 +189,7 @@ end
 --- @return tide.promise
 function fs.mkdir(path, opts)
   check_path(path, "mkdir")
+  signal.check_option(opts, "mkdir")
   local recursive, mode = opts and opts.recursive, opts and opts.mode
   return run("mkdir", path, opts, function()
     if not recursive then return core.fs_mkdir(path, mode):await() end
@@ -213,6 +223,7 @@ end
 --- @return tide.promise
 function fs.remove(path, opts)
   check_path(path, "remove")
+  signal.check_option(opts, "remove")
   local recursive = opts and opts.recursive
   return run("remove", path, opts, function() remove(path, recursive) end)
 end
