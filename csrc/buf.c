@@ -19,6 +19,16 @@ int tide_buf_append(tide_buf *b, const char *p, size_t n, tide_alloc_fn alloc, v
   return 0;
 }
 
+int tide_buf_reserve(tide_buf *b, size_t n, tide_alloc_fn alloc, void *ud) {
+  char *data;
+  if (n <= b->cap) return 0;
+  data = alloc(ud, b->data, b->cap, n);
+  if (!data) return -1;
+  b->data = data;
+  b->cap = n;
+  return 0;
+}
+
 void tide_buf_free(tide_buf *b, tide_alloc_fn alloc, void *ud) {
   if (b->data) alloc(ud, b->data, b->cap, 0);
   b->data = NULL;

@@ -15,6 +15,8 @@ typedef struct tide_buf {
 
 /* Appends n bytes; returns 0, or -1 when out of memory (unchanged). */
 int tide_buf_append(tide_buf *b, const char *p, size_t n, tide_alloc_fn alloc, void *ud);
+/* Makes room for at least n bytes in all; returns 0, or -1 (unchanged). */
+int tide_buf_reserve(tide_buf *b, size_t n, tide_alloc_fn alloc, void *ud);
 void tide_buf_free(tide_buf *b, tide_alloc_fn alloc, void *ud);
 
 /* A queue of chunks: what a streamed body has received and nobody has read

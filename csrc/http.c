@@ -20,7 +20,9 @@
  *
  * The Lua layer (lua/tide/http.lua) checks and normalizes options into the
  * request spec read here, and wraps responses. */
+#include <limits.h>
 #include <stdlib.h>
+#include <unistd.h>
 #include <string.h>
 
 #include <curl/curl.h>
@@ -29,6 +31,10 @@
 #include "tide.h"
 
 #define CLIENT_MT "tide.http.client"
+/* The most a Content-Length may make a buffered body reserve up front. */
+#define BODY_RESERVE_MAX ((size_t)1 << 30)
+/* The largest body buffer a client keeps for reuse. */
+#define SPARE_BODY_MAX ((size_t)64 << 20)
 #define TRANSFER_MT "tide.http.transfer"
 
 /* Per-context HTTP state. */
@@ -38,6 +44,7 @@ typedef struct http_state {
 } http_state;
 
 typedef struct http_req http_req;
+typedef struct http_sock http_sock;
 
 typedef struct http_client {
   tide_ctx *ctx;
@@ -45,9 +52,13 @@ typedef struct http_client {
   http_req *reqs;  /* every request of this client not yet freed */
   CURL *spare[32]; /* reset easy handles kept for the next requests */
   int nspare;
-  uv_timer_t *timer; /* curl's timeout (malloc'ed: freed in its close cb) */
-  uv_idle_t *kick;   /* curl's "time out now": one loop turn later */
-  int transfers;     /* easy handles in the multi */
+  http_sock **socks; /* watched sockets by descriptor (see http_sock) */
+  size_t nsocks;
+  tide_buf spare_body; /* the last large body buffer, for the next request:
+                          fresh pages cost a page fault each */
+  uv_timer_t *timer;   /* curl's timeout (malloc'ed: freed in its close cb) */
+  uv_idle_t *kick;     /* curl's "time out now": one loop turn later */
+  int transfers;       /* easy handles in the multi */
   int closed;
 } http_client;
 
@@ -123,6 +134,7 @@ static http_state *state_of(tide_ctx *ctx) { return ctx->http; }
 static const char *phase_of(http_req *q) {
   curl_off_t conn = 0, tls = 0, first = 0;
   char *scheme = NULL;
+  if (!q->easy) return "receive";
   switch (q->result) {
   case CURLE_COULDNT_RESOLVE_HOST:
   case CURLE_COULDNT_RESOLVE_PROXY:
@@ -165,7 +177,7 @@ static const char *phase_of(http_req *q) {
 static void push_http_error(lua_State *L, http_req *q) {
   const char *url = NULL;
   const char *detail = q->errbuf[0] ? q->errbuf : curl_easy_strerror(q->result);
-  curl_easy_getinfo(q->easy, CURLINFO_EFFECTIVE_URL, &url);
+  if (q->easy) curl_easy_getinfo(q->easy, CURLINFO_EFFECTIVE_URL, &url);
   if (!url) url = "?";
   if (q->too_large || q->result == CURLE_FILESIZE_EXCEEDED) {
     tide_error_push(L, "body_too_large",
@@ -290,6 +302,13 @@ static void req_release(tide_ctx *ctx, http_req *q) {
   unlink_req(q);
   curl_slist_free_all(q->headers);
   tide_buf_free(&q->head, ctx->alloc, ctx->alloc_ud);
+  if (q->client && !q->client->closed && q->body.cap > q->client->spare_body.cap &&
+      q->body.cap <= SPARE_BODY_MAX) {
+    tide_buf_free(&q->client->spare_body, ctx->alloc, ctx->alloc_ud);
+    q->client->spare_body = q->body;
+    q->client->spare_body.len = 0;
+    q->body.data = NULL;
+  }
   tide_buf_free(&q->body, ctx->alloc, ctx->alloc_ud);
   tide_chunks_clear(&q->chunks, ctx->alloc, ctx->alloc_ud);
   tide_chunks_clear(&q->upload, ctx->alloc, ctx->alloc_ud);
@@ -300,9 +319,13 @@ static void req_release(tide_ctx *ctx, http_req *q) {
  * completion is running (and may free it through Lua code it calls). */
 static int req_busy(const http_req *q) { return q->queued || q->completing; }
 
+static void settle_write(lua_State *L, tide_ctx *ctx, http_req *q, int more);
+
 /* Frees q now, or once the driver is done with it. */
 static void req_free(lua_State *L, tide_ctx *ctx, http_req *q) {
   detach_from_multi(q);
+  /* An upload feeder waiting for room hears that nothing more is sent. */
+  if (!ctx->closed && q->lua_ref != LUA_NOREF) settle_write(L, ctx, q, 0);
   tide_unanchor(L, ctx, q->lua_ref);
   q->lua_ref = LUA_NOREF;
   if (req_busy(q))
@@ -329,8 +352,22 @@ static size_t header_cb(char *p, size_t size, size_t n, void *ud) {
     curl_easy_getinfo(q->easy, CURLINFO_RESPONSE_CODE, &status);
     curl_easy_getinfo(q->easy, CURLINFO_REDIRECT_URL, &redirect);
     if (status >= 200 && !(q->follow && status / 100 == 3 && redirect)) {
+      curl_off_t length = -1;
       q->headers_in = 1;
       if (q->stream) post(q, EV_HEADERS);
+      /* A buffered body of known length gets its room at once, instead of
+       * growing through copies into fresh pages. */
+      curl_easy_getinfo(q->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &length);
+      if (!q->stream && length > 0 && (size_t)length <= BODY_RESERVE_MAX &&
+          (!q->max_body || (size_t)length <= q->max_body)) {
+        http_client *c = q->client;
+        if (!q->body.data && c && c->spare_body.cap >= (size_t)length) {
+          q->body = c->spare_body;
+          c->spare_body.data = NULL;
+          c->spare_body.cap = 0;
+        }
+        tide_buf_reserve(&q->body, (size_t)length, q->ctx->alloc, q->ctx->alloc_ud);
+      }
     }
   }
   return len;
@@ -418,11 +455,16 @@ static void check_done(http_client *c) {
   }
 }
 
-typedef struct http_sock {
+/* A socket libcurl asked us to watch. It lives until curl closes the
+ * socket (closesocket_cb), not just until curl stops watching it: curl 7.88
+ * drops an idle keep-alive connection from the watch list after every
+ * transfer and adds it back for the next, and re-creating the poll handle
+ * each time cost ~7 system calls per request. */
+struct http_sock {
   uv_poll_t poll;
   http_client *client;
   curl_socket_t fd;
-} http_sock;
+};
 
 static void sock_close_cb(uv_handle_t *h) {
   tide_ctx *ctx = h->loop->data;
@@ -442,17 +484,43 @@ static void poll_cb(uv_poll_t *h, int status, int events) {
   check_done(c);
 }
 
+/* The client's sockets by descriptor (socks[fd]), kept across curl's
+ * remove/add cycles. */
+static http_sock *sock_of(http_client *c, curl_socket_t fd) {
+  return fd >= 0 && (size_t)fd < c->nsocks ? c->socks[fd] : NULL;
+}
+
+static int sock_put(http_client *c, curl_socket_t fd, http_sock *s) {
+  tide_ctx *ctx = c->ctx;
+  if ((size_t)fd >= c->nsocks) {
+    size_t n = c->nsocks ? c->nsocks : 64;
+    http_sock **socks;
+    while (n <= (size_t)fd)
+      n *= 2;
+    socks =
+        ctx->alloc(ctx->alloc_ud, c->socks, c->nsocks * sizeof *socks, n * sizeof *socks);
+    if (!socks) return -1;
+    memset(socks + c->nsocks, 0, (n - c->nsocks) * sizeof *socks);
+    c->socks = socks;
+    c->nsocks = n;
+  }
+  c->socks[fd] = s;
+  return 0;
+}
+
+static void sock_drop(http_client *c, http_sock *s) {
+  c->socks[s->fd] = NULL;
+  uv_close((uv_handle_t *)&s->poll, sock_close_cb);
+}
+
 static int socket_cb(CURL *e, curl_socket_t fd, int what, void *userp, void *sockp) {
   http_client *c = userp;
-  http_sock *s = sockp;
+  http_sock *s = sockp ? sockp : sock_of(c, fd);
   tide_ctx *ctx = c->ctx;
   (void)e;
   if (what == CURL_POLL_REMOVE) {
-    if (s) {
-      uv_poll_stop(&s->poll);
-      uv_close((uv_handle_t *)&s->poll, sock_close_cb);
-      curl_multi_assign(c->multi, fd, NULL);
-    }
+    /* Stop watching, keep the handle: curl may add the socket back. */
+    if (s) uv_poll_stop(&s->poll);
     return 0;
   }
   if (!s) {
@@ -464,13 +532,29 @@ static int socket_cb(CURL *e, curl_socket_t fd, int what, void *userp, void *soc
     }
     s->client = c;
     s->fd = fd;
-    curl_multi_assign(c->multi, fd, s);
+    if (sock_put(c, fd, s) != 0) {
+      uv_close((uv_handle_t *)&s->poll, sock_close_cb);
+      return -1;
+    }
   }
+  curl_multi_assign(c->multi, fd, s);
   uv_poll_start(&s->poll,
                 ((what & CURL_POLL_IN) ? UV_READABLE : 0) |
                     ((what & CURL_POLL_OUT) ? UV_WRITABLE : 0),
                 poll_cb);
   return 0;
+}
+
+/* curl closes a socket: let go of its poll handle first (libuv must not
+ * watch a closed descriptor). */
+static int closesocket_cb(void *clientp, curl_socket_t fd) {
+  http_client *c = clientp;
+  http_sock *s = sock_of(c, fd);
+  if (s) {
+    uv_poll_stop(&s->poll);
+    sock_drop(c, s);
+  }
+  return close(fd);
 }
 
 static void on_timeout(http_client *c) {
@@ -510,19 +594,15 @@ static int timer_fn(CURLM *m, long ms, void *userp) {
 /* Pushes the body so far (streamed: what is queued, up to max bytes) as one
  * string, and resumes a paused transfer once enough was read. Returns 0 if
  * nothing is queued. */
-static int take_chunks(lua_State *L, http_req *q, size_t max) {
+/* Pushes the next piece of a streamed body (one chunk as curl delivered it,
+ * copied once into a Lua string) and resumes a paused transfer once enough
+ * was read. Returns 0 if nothing is queued. */
+static int take_chunk(lua_State *L, http_req *q) {
   tide_ctx *ctx = q->ctx;
-  luaL_Buffer b;
-  size_t got = 0;
-  if (!q->chunks.head) return 0;
-  luaL_buffinit(L, &b);
-  while (q->chunks.head && (got == 0 || got + q->chunks.head->len <= max)) {
-    tide_chunk *c = tide_chunks_shift(&q->chunks);
-    luaL_addlstring(&b, c->data, c->len);
-    got += c->len;
-    tide_chunk_free(c, ctx->alloc, ctx->alloc_ud);
-  }
-  luaL_pushresult(&b);
+  tide_chunk *c = tide_chunks_shift(&q->chunks);
+  if (!c) return 0;
+  lua_pushlstring(L, c->data, c->len);
+  tide_chunk_free(c, ctx->alloc, ctx->alloc_ud);
   if (q->paused && q->chunks.bytes < q->high_water / 2 && q->in_multi) {
     q->paused = 0;
     /* May call write_cb at once with the data curl held back. */
@@ -531,13 +611,11 @@ static int take_chunks(lua_State *L, http_req *q, size_t max) {
   return 1;
 }
 
-#define READ_COALESCE (256 * 1024)
-
 /* Settles the wait op at w (a read) with what the transfer has. Returns 1
  * if it did. */
 static int satisfy_read(lua_State *L, tide_ctx *ctx, int w, http_req *q) {
   wait_op *op = lua_touserdata(L, w);
-  if (take_chunks(L, q, READ_COALESCE)) {
+  if (take_chunk(L, q)) {
     tide_op_done(L, ctx, &op->base.op);
     tide_settle(L, ctx, w, TIDE_FULFILLED, -1);
     lua_pop(L, 1);
@@ -574,6 +652,19 @@ static void clear_lua(lua_State *L, tide_ctx *ctx, http_req *q, const char *k) {
   lua_pop(L, 1);
 }
 
+/* Fulfils the upload write waiting for room, if any, with `more`: true
+ * while the request takes data, false once it finished or was stopped. */
+static void settle_write(lua_State *L, tide_ctx *ctx, http_req *q, int more) {
+  if (push_lua(L, ctx, q, "write") == LUA_TUSERDATA) {
+    wait_op *w = lua_touserdata(L, -1);
+    clear_lua(L, ctx, q, "write");
+    tide_op_done(L, ctx, &w->base.op);
+    lua_pushboolean(L, more);
+    tide_settle(L, ctx, -2, TIDE_FULFILLED, -1);
+  }
+  lua_pop(L, 1);
+}
+
 static void report_progress(lua_State *L, tide_ctx *ctx, http_req *q) {
   if (push_lua(L, ctx, q, "on_progress") != LUA_TFUNCTION) {
     lua_pop(L, 1);
@@ -598,7 +689,10 @@ static void http_complete(lua_State *L, tide_ctx *ctx, tide_io *io) {
    * this request's client or transfer: freeing it then waits for `out`. */
   q->completing = 1;
   if (q->dead) goto out;
-  if (q->done) detach_from_multi(q);
+  if (q->done) {
+    detach_from_multi(q);
+    settle_write(L, ctx, q, 0);
+  }
   if (ev & EV_PROGRESS) {
     report_progress(L, ctx, q);
     if (q->dead) goto out;
@@ -652,16 +746,8 @@ static void http_complete(lua_State *L, tide_ctx *ctx, tide_io *io) {
     }
     lua_settop(L, top);
   }
-  if (ev & EV_ROOM) {
-    if (push_lua(L, ctx, q, "write") == LUA_TUSERDATA &&
-        (q->upload.bytes < q->upload_high || q->done)) {
-      wait_op *w = lua_touserdata(L, -1);
-      tide_op_done(L, ctx, &w->base.op);
-      lua_pushnil(L);
-      tide_settle(L, ctx, -2, TIDE_FULFILLED, -1);
-      clear_lua(L, ctx, q, "write");
-    }
-  }
+  if ((ev & EV_ROOM) && q->upload.bytes < q->upload_high)
+    settle_write(L, ctx, q, !q->done);
 out:
   lua_settop(L, top);
   q->completing = 0;
@@ -710,9 +796,18 @@ static int opt_index(const char *k) {
   return -1;
 }
 
+/* Seconds to curl's milliseconds: at least 1, and no more than INT_MAX
+ * (about 25 days: "forever"), so a huge value cannot overflow. */
 static long ms_of(double s) {
-  long ms = (long)(s * 1000 + 0.5);
-  return ms > 0 ? ms : 1;
+  double ms = s * 1000 + 0.5;
+  if (!(ms >= 1)) return 1;
+  return ms > (double)INT_MAX ? (long)INT_MAX : (long)ms;
+}
+
+/* A count from Lua, clamped to [lo, hi] (NaN gives lo). */
+static long clamp_long(double n, long lo, long hi) {
+  if (!(n >= (double)lo)) return lo;
+  return n > (double)hi ? hi : (long)n;
 }
 
 #define SETOPT(e, o, v)                                                                  \
@@ -777,7 +872,7 @@ static void apply(lua_State *L, http_req *q, int opt) {
     q->follow = (uint8_t)b;
     break;
   case OPT_max_redirects:
-    SETOPT(e, CURLOPT_MAXREDIRS, (long)n);
+    SETOPT(e, CURLOPT_MAXREDIRS, clamp_long(n, 0, 1000));
     break;
   case OPT_verify:
     SETOPT(e, CURLOPT_SSL_VERIFYPEER, (long)b);
@@ -819,12 +914,15 @@ static void apply(lua_State *L, http_req *q, int opt) {
     break;
   case OPT_max_body_size:
     if (n > 0) {
-      q->max_body = (size_t)n;
-      SETOPT(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)n);
+      /* Clamped below 2^62: a larger limit is no limit, and must not wrap. */
+      double max = n < 4.6e18 ? n : 4.6e18;
+      q->max_body = (size_t)max;
+      SETOPT(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)max);
     }
     break;
   case OPT_buffer_size:
-    q->buffer_size = (long)n;
+    /* curl's own bounds for its receive buffer. */
+    q->buffer_size = clamp_long(n, 1024, CURL_MAX_READ_SIZE);
     break;
   case OPT_on_progress:
     SETOPT(e, CURLOPT_XFERINFOFUNCTION, progress_cb);
@@ -880,6 +978,8 @@ static void configure(lua_State *L, http_req *q, int spec) {
   SETOPT(e, CURLOPT_HEADERDATA, q);
   SETOPT(e, CURLOPT_WRITEFUNCTION, write_cb);
   SETOPT(e, CURLOPT_WRITEDATA, q);
+  SETOPT(e, CURLOPT_CLOSESOCKETFUNCTION, closesocket_cb);
+  SETOPT(e, CURLOPT_CLOSESOCKETDATA, q->client);
 }
 
 static int configure_protected(lua_State *L) {
@@ -990,13 +1090,37 @@ static http_req *check_transfer(lua_State *L, int idx) {
   return t->req;
 }
 
+/* Sets *q to the request behind the value at idx (a request's promise or
+ * its transfer; NULL once finished). Returns 0 if it is neither. */
+static int request_of(lua_State *L, tide_ctx *ctx, int idx, http_req **q) {
+  tide_promise *p = tide_topromise(L, ctx, idx);
+  *q = NULL;
+  if (p && p->kind == TIDE_K_OP && tide_promise_op(p)->cls == &http_class) {
+    *q = ((http_op *)p)->req;
+    return 1;
+  }
+  if (luaL_testudata(L, idx, TRANSFER_MT)) {
+    *q = ((http_transfer *)lua_touserdata(L, idx))->req;
+    return 1;
+  }
+  return 0;
+}
+
 static void wait_cancel(lua_State *L, tide_ctx *ctx, int p, int err) {
   wait_op *w = lua_touserdata(L, p);
   http_transfer *t;
   tide_op_done(L, ctx, &w->base.op);
-  /* A reader or writer that gives up stops the transfer: its task's I/O. */
+  /* A reader that gives up stops the transfer: its task's I/O. A writer
+   * waits on the request (or its transfer) and only stops waiting: its
+   * feeder's failure is what cancels the request. */
   lua_getiuservalue(L, p, 2);
-  t = lua_touserdata(L, -1);
+  if (w->is_write) {
+    http_req *q;
+    t = NULL;
+    if (request_of(L, ctx, lua_gettop(L), &q) && q) clear_lua(L, ctx, q, "write");
+  } else {
+    t = luaL_testudata(L, -1, TRANSFER_MT);
+  }
   lua_pop(L, 1);
   if (t && t->req) {
     http_req *q = t->req;
@@ -1072,21 +1196,16 @@ static int m_transfer_close(lua_State *L) {
 /* ---------------------------------------------------------------------------
  * Upload feeding */
 
-/* core.http_write(request, chunk | nil) -> promise fulfilled when there is
- * room for more (nil marks the end of the upload). request: the pending
+/* core.http_write(request, chunk | nil) -> promise of true once there is
+ * room for more, or of false when the request finished or was stopped and
+ * takes no more (nil marks the end of the upload). request: the pending
  * request's promise, or its transfer. */
 
 /* The request behind the value at idx. */
 static http_req *upload_req(lua_State *L, tide_ctx *ctx, int idx) {
-  tide_promise *p = tide_topromise(L, ctx, idx);
-  if (p && p->kind == TIDE_K_OP) {
-    tide_op *op = tide_promise_op(p);
-    if (op->cls == &http_class) return ((http_op *)p)->req;
-  }
-  if (luaL_testudata(L, idx, TRANSFER_MT))
-    return ((http_transfer *)lua_touserdata(L, idx))->req;
-  luaL_typeerror(L, idx, "HTTP request");
-  return NULL;
+  http_req *q;
+  if (!request_of(L, ctx, idx, &q)) luaL_typeerror(L, idx, "HTTP request");
+  return q;
 }
 
 static int l_write(lua_State *L) {
@@ -1099,7 +1218,7 @@ static int l_write(lua_State *L) {
   if (!q || q->done || !q->uploading) {
     /* Finished or stopped: nothing more is sent. */
     tide_promise_new(L, ctx, sizeof(tide_promise), TIDE_K_PROMISE, 1, NULL);
-    lua_pushnil(L);
+    lua_pushboolean(L, 0);
     tide_settle(L, ctx, -2, TIDE_FULFILLED, -1);
     lua_pop(L, 1);
     return 1;
@@ -1114,7 +1233,7 @@ static int l_write(lua_State *L) {
   }
   if (q->upload.bytes < q->upload_high || data == NULL) {
     tide_promise_new(L, ctx, sizeof(tide_promise), TIDE_K_PROMISE, 1, NULL);
-    lua_pushnil(L);
+    lua_pushboolean(L, 1);
     tide_settle(L, ctx, -2, TIDE_FULFILLED, -1);
     lua_pop(L, 1);
     return 1;
@@ -1145,16 +1264,25 @@ static void client_close(http_client *c) {
     q->client = NULL;
     if (q->easy) curl_easy_cleanup(q->easy);
     q->easy = NULL;
-    if (!q->queued)
+    /* A streamed response whose body came in may still be read: its
+     * transfer owns the request now, and frees it. */
+    if (q->transfer) continue;
+    if (!req_busy(q))
       req_release(c->ctx, q);
     else
       q->dead = 1;
   }
   while (c->nspare)
     curl_easy_cleanup(c->spare[--c->nspare]);
-  /* Closes pooled connections; curl removes their sockets (socket_cb). */
+  /* Closes pooled connections (closesocket_cb lets their handles go). */
   curl_multi_cleanup(c->multi);
   c->multi = NULL;
+  for (size_t fd = 0; fd < c->nsocks; fd++)
+    if (c->socks[fd]) sock_drop(c, c->socks[fd]);
+  c->ctx->alloc(c->ctx->alloc_ud, c->socks, c->nsocks * sizeof *c->socks, 0);
+  c->socks = NULL;
+  c->nsocks = 0;
+  tide_buf_free(&c->spare_body, c->ctx->alloc, c->ctx->alloc_ud);
   uv_close((uv_handle_t *)c->timer, handle_free_cb);
   uv_close((uv_handle_t *)c->kick, handle_free_cb);
 }
@@ -1167,9 +1295,9 @@ static int l_client(lua_State *L) {
   if (!lua_isnoneornil(L, 1)) {
     luaL_checktype(L, 1, LUA_TTABLE);
     if (lua_getfield(L, 1, "max_connections") == LUA_TNUMBER)
-      max_total = (long)lua_tonumber(L, -1);
+      max_total = clamp_long(lua_tonumber(L, -1), 0, 1000000);
     if (lua_getfield(L, 1, "max_per_host") == LUA_TNUMBER)
-      max_host = (long)lua_tonumber(L, -1);
+      max_host = clamp_long(lua_tonumber(L, -1), 0, 1000000);
     lua_pop(L, 2);
   }
   c = lua_newuserdatauv(L, sizeof *c, 0);

@@ -14,17 +14,15 @@ local MiB = 1024 * 1024
 
 local ngx, flt -- the servers, started once for the file
 
--- Sanitizers, valgrind and GC stress slow everything down: upper bounds on
--- durations (and the watchdogs) stretch by SLOW.
-local PRELOAD = os.getenv("LD_PRELOAD") or ""
-local SLOW = PRELOAD:find("vgpreload", 1, true) and 10
-  or (PRELOAD:find("asan", 1, true) or os.getenv("TIDE_GC_STRESS")) and 3 or 1
+-- Upper bounds on durations (and the watchdogs) stretch by helper.SLOW.
+local SLOW = helper.SLOW
 
 -- helper.run with a watchdog of `timeout` (default 10) s, stretched by SLOW.
 local function run(fn, timeout) return helper.run(fn, (timeout or 10) * SLOW) end
 
 -- Under AddressSanitizer freed memory is quarantined (256 MiB by default),
 -- so the process's RSS says nothing about what tide holds (nor under valgrind).
+local PRELOAD = os.getenv("LD_PRELOAD") or ""
 local RSS_MEANINGFUL = not PRELOAD:find("asan", 1, true) and not PRELOAD:find("vgpreload", 1, true)
 
 local nkeys = 0
@@ -338,6 +336,18 @@ describe("tide.http", function()
   end)
 
   describe("responses", function()
+    it("methods check what they are called on", function()
+      run(function()
+        local res = http.get(ngx.http .. "/hello.json"):await()
+        for _, m in ipairs { "ok", "json", "raise_for_status", "header_values", "chunks", "lines", "close" } do
+          assert.has_error(function() res[m](42) end, ("bad argument #1 to '%s' (tide.http.response expected; "
+            .. "call it as res:%s(...))"):format(m, m))
+        end
+        assert.has_error(function() res:header_values(42) end,
+          "bad argument #1 to 'header_values' (string expected, got number)")
+      end)
+    end)
+
     it("res:json() decodes the body", function()
       run(function()
         assert.same({ hello = "world", n = 42, list = { 1, 2, 3 } }, http.get(ngx.http .. "/hello.json"):await():json())
@@ -617,6 +627,14 @@ describe("tide.http", function()
       end)
     end)
 
+    it("huge limits mean no limit, not an overflow", function()
+      run(function()
+        local res = http.get(flt.url .. "/echo", { timeout = 1e300, connect_timeout = 1e300,
+          max_redirects = 1e300, max_body_size = 1e300 }):await()
+        assert.equal(200, res.status)
+      end)
+    end)
+
     it("connect_timeout bounds connecting only", function()
       run(function()
         local t0 = tide.now()
@@ -880,6 +898,50 @@ describe("tide.http", function()
       end)
     end)
 
+    it("an answer before the body is taken: the feeder stops and the source is closed", function()
+      run(function()
+        local asked, closed = 0, false
+        local piece = servers.pattern(256 * 1024)
+        local source = tide.stream.new(function()
+          asked = asked + 1
+          if asked <= 400 then return piece end -- at most 100 MiB
+        end, function() closed = true end)
+        local ok, res = tide.pawait(http.post(flt.url .. "/early", { body = source }))
+        if ok then
+          assert.equal(413, res.status)
+        else
+          -- The server may close before curl reads its answer.
+          assert.is_true(tide.is_error(res, "network"), tostring(res))
+        end
+        tide.sleep(0.05):await()
+        assert.is_true(asked < 400, "the source was read to its end: " .. asked)
+        assert.is_true(closed, "the upload source was left open")
+      end)
+    end)
+
+    it("cancelling a request whose feeder waits for room ends the feeder too", function()
+      run(function()
+        local piece = servers.pattern(256 * 1024)
+        local asked = 0
+        local ctl = tide.abort_controller()
+        -- The blackhole never accepts: curl takes nothing, so the feeder
+        -- fills the upload buffer and waits for room.
+        local req = http.post(flt.blackhole .. "/", { signal = ctl.signal, body = function()
+          asked = asked + 1
+          if asked <= 400 then return piece end
+        end })
+        tide.sleep(0.05):await()
+        local waiting = asked
+        ctl:abort("enough")
+        local err = rejection(req)
+        assert.equal("enough", err)
+        tide.sleep(0.01):await()
+        assert.is_true(waiting <= 2, "the feeder did not wait for room: " .. waiting)
+        assert.equal(waiting, asked) -- and it was not asked for more once stopped
+        -- (helper.setup's leak check fails the test if the feeder task is left waiting)
+      end)
+    end)
+
     it("an upload source that gives a non-string rejects with a usage error", function()
       run(function()
         local err = rejection(http.post(flt.url .. "/echo", { body = function() return 42 end }))
@@ -1119,6 +1181,18 @@ describe("tide.http", function()
       end)
     end)
 
+    it("close() after a streamed body has fully arrived leaves that body readable", function()
+      run(function()
+        local c = new_client { base_url = flt.url }
+        local res = c:get("/chunked?n=5", { stream = true }):await()
+        tide.sleep(0.05):await() -- the transfer ends; its body waits to be read
+        c:close()
+        local lines = res:lines():collect():await()
+        assert.equal(5, lines.n)
+        assert.equal("line 5", lines[5])
+      end)
+    end)
+
     it("closing a client right after awaiting its response frees nothing twice", function()
       -- In a fresh process: the failure is a crash (double free) or a hang.
       local out, status = helper.lua(([[
@@ -1336,6 +1410,8 @@ describe("tide.http", function()
       { "bad argument #1 to 'request' (tide.http.client expected; call it as client:request(opts))",
         function() local c = http.client(); c.request { url = u } end },
       { "bad argument #1 to 'get' (string expected, got number)", function() local c = http.client(); c:get(42) end },
+      { "bad argument #1 to 'close' (tide.http.client expected; call it as client:close(...))",
+        function() local c = http.client(); c.close(42) end },
       { "bad option 'signal' to 'request' (tide.signal expected, got number)",
         function() http.get(u, { signal = 42 }) end },
     }

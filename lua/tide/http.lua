@@ -14,6 +14,7 @@
 local core = require "tide.core"
 local signal = require "tide.signal"
 local stream = require "tide.stream"
+local check = require "tide.check"
 local retry = require("tide.retry").retry
 
 local type, error, pairs, ipairs, tostring, setmetatable, getmetatable =
@@ -97,11 +98,19 @@ end
 core.http_set_response_mt(Response)
 
 --- Whether the status is 2xx.
-function Response:ok() return self.status >= 200 and self.status < 300 end
+local function check_response(res, fname)
+  check.self(res, Response, "tide.http.response", "res", fname, 3)
+end
+
+function Response:ok()
+  check_response(self, "ok")
+  return self.status >= 200 and self.status < 300
+end
 
 --- The response itself if its status is not 4xx/5xx; otherwise raises an
 --- `http` error with `status`, `url` and `body`.
 function Response:raise_for_status()
+  check_response(self, "raise_for_status")
   if self.status >= 400 then
     error(core.error("http", ("HTTP %d from %s"):format(self.status, self.url),
       { status = self.status, url = self.url, body = self.body, response = self }), 2)
@@ -111,6 +120,7 @@ end
 
 --- The body decoded as JSON (raises a `json` error if it is not JSON).
 function Response:json()
+  check_response(self, "json")
   if self.body == nil then usage("this response is streamed: read it with res:chunks() or res:lines()") end
   local ok, v = pcall(json().decode, self.body)
   if not ok then
@@ -124,7 +134,11 @@ end
 --- @param name string
 --- @return string[]
 function Response:header_values(name)
-  name = tostring(name):lower()
+  check_response(self, "header_values")
+  if type(name) ~= "string" then
+    error(("bad argument #1 to 'header_values' (string expected, got %s)"):format(type(name)), 2)
+  end
+  name = name:lower()
   local list, n = { n = 0 }, 0
   for i = 1, self._header_list.n do
     local pair = self._header_list[i]
@@ -138,6 +152,7 @@ function Response:header_values(name)
 end
 
 local function transfer_of(res, fname)
+  check.self(res, Response, "tide.http.response", "res", fname, 3)
   local t = rawget(res, "_transfer")
   if not t then usage("res:%s() needs a response requested with stream = true", fname) end
   return t
@@ -161,6 +176,7 @@ end
 
 --- Stops a streamed response (its connection closes). Also its `<close>`.
 function Response:close()
+  check_response(self, "close")
   local t = rawget(self, "_transfer")
   if t then t:close() end
 end
@@ -369,7 +385,11 @@ local function feed(req, source)
       local chunk = pull()
       if chunk == nil then break end
       if type(chunk) ~= "string" then error(core.error("usage", "an upload stream must give strings"), 0) end
-      core.http_write(req, chunk):await()
+      -- false: the request finished (an early answer) or was stopped.
+      if not core.http_write(req, chunk):await() then
+        if type(source) == "table" and source.close then source:close() end
+        return
+      end
     end
     core.http_write(req, nil):await()
   end)
@@ -484,7 +504,10 @@ end
 for _, m in ipairs { "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE" } do Client[m:lower()] = shortcut(m) end
 
 --- Closes the client's pooled connections.
-function Client:close() self._c:close() end
+function Client:close()
+  check.self(self, Client, "tide.http.client", "client", "close")
+  self._c:close()
+end
 Client.__close = Client.close
 
 -- ---------------------------------------------------------------------------

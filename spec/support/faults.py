@@ -25,6 +25,7 @@ Endpoints (query strings as usual):
   /reset             promises 1000 bytes, sends 500, resets (SO_LINGER 0)
   /malformed         a garbage status line
   /closed            closes the connection without answering
+  /early             413 before reading the request body, then closes
   /big?mb=&chunked=1 mb MiB (at most 1024) of a 0..255 byte pattern,
                      generated on the fly; chunked=1: no Content-Length
   /chunked?n=        n lines "line <i>\n" sent chunked, one chunk each
@@ -342,6 +343,11 @@ def serve(sock, number):
         while True:
             c.key = None
             method, target, version, header_list, headers = read_request(c)
+            if urlsplit(target).path == "/early":
+                # Answers before reading the body (a size limit, say): the
+                # client must stop sending and take the answer.
+                respond(c, 413, "too large\n", close=True)
+                break
             body_info = read_body(c, headers)
             if not handle(c, method, target, header_list, headers, body_info):
                 break
