@@ -72,10 +72,31 @@ end
 
 local STDERR = "bench/out/stderr.txt"
 
+-- The HTTP workloads' server, started by bench/run.
+local http_base = os.getenv("BENCH_HTTP")
+
+-- The values of {name} in a command line: N, the workload and its params.
+local function vars_of(w, n)
+  local vars = { n = tostring(n), id = w.id }
+  for k, v in pairs(report.params(w, opts.smoke)) do vars[k] = tostring(v) end
+  if vars.file then vars.url = http_base and (http_base .. "/" .. vars.file) end
+  return vars
+end
+
 -- Runs one program; returns its RESULT fields, or nil and why not.
 local function run_one(w, impl, n)
+  local vars, missing = vars_of(w, n), nil
   local argv = {}
-  for i, a in ipairs(impl.cmd) do argv[i] = (a:gsub("{n}", tostring(n))) end
+  for i, a in ipairs(impl.cmd) do
+    argv[i] = a:gsub("{([%w_]+)}", function(k)
+      if vars[k] == nil then missing = missing or k end
+      return vars[k]
+    end)
+  end
+  if missing then
+    return nil, missing == "url" and "no HTTP server (BENCH_HTTP is unset: run it through bench/run)"
+      or ("nothing to put in {%s}"):format(missing), command_line(argv)
+  end
   local cmd = ("timeout -k 5 %d %s 2>%s"):format(timeout, command_line(argv), STDERR)
   local p = assert(io.popen(cmd, "r"))
   local out = p:read("a")
@@ -97,6 +118,8 @@ local function run_one(w, impl, n)
     why = ("RESULT is for %s/%s"):format(tostring(fields.workload), tostring(fields.impl))
   elseif fields.count ~= n then
     why = ("wrong count: %s of %d"):format(tostring(fields.count), n)
+  elseif vars.size and fields.bytes ~= n * tonumber(vars.size) then
+    why = ("wrong byte count: %s, not %d x %s"):format(tostring(fields.bytes), n, vars.size)
   else
     for _, f in ipairs(w.figures) do
       -- heap_B is for Lua runtimes only; other figures are for everyone.

@@ -43,6 +43,10 @@ function M.facts()
     { "Node", first_line("node --version") },
     { "Python", first_line("/usr/bin/python3 --version") },
     { "uvloop", first_line("/usr/bin/python3 -c 'import uvloop; print(uvloop.__version__)'") },
+    { "libcurl", first_line("pkg-config --modversion libcurl") },
+    { "nginx", (first_line("nginx -v"):match("nginx/(%S+)") or "-") },
+    { "aiohttp", first_line("/usr/bin/python3 -c 'import aiohttp; print(aiohttp.__version__)'") },
+    { "lua-http", first_line("dpkg-query -W -f='${Version}' lua-http") },
   }
 end
 

@@ -10,13 +10,23 @@
 ---   design           DESIGN.md's "floor and best peer today", for context
 ---   figures          what each program reports: key (in its RESULT line),
 ---                    label, unit, ref (the implementation ratios are
----                    against; none for an absolute figure), about
+---                    against; none for an absolute figure), higher (true
+---                    when more is better: rates), about
 ---   targets          DESIGN.md's targets: impl, key, and either
----                    max_ratio against ref or max (absolute), text
----   impls            name (as in the RESULT line), label, cmd ({n} is
----                    replaced), needs (a runtime below; tide needs none),
----                    tide = true for tide's own (a failure fails the run),
----                    scale (fraction of N, for slow peers), about
+---                    max_ratio or min_ratio against ref, or max (absolute),
+---                    text
+---   params           values for the programs' command lines, {name} in cmd
+---                    (smoke_params for `bench/run --smoke`, when they
+---                    differ). For the HTTP workloads: file (served by the
+---                    local nginx that bench/run starts; {url} is its URL),
+---                    size (its bytes: a program must report
+---                    bytes = N * size), inflight
+---   notes            more lines for RESULTS.md
+---   impls            name (as in the RESULT line), label, cmd ({n}, {id}
+---                    and the params are replaced), needs (a runtime below;
+---                    tide needs none), tide = true for tide's own (a failure
+---                    fails the run), scale (fraction of N, for slow peers),
+---                    about
 ---
 --- Every program prints one line:
 ---   RESULT workload=<id> impl=<name> n=<N> count=<done> <key>=<value>...
@@ -25,6 +35,14 @@
 local function lua(script) return { "lua5.4", script, "{n}" } end
 local function node(script, variant) return { "node", script, "{n}", variant } end
 local function python(script, loop) return { "/usr/bin/python3", script, "{n}", loop } end
+-- The HTTP programs (W4, W5) all take N WORKLOAD URL SIZE INFLIGHT [variant].
+local function http(argv, ...)
+  local cmd = {}
+  for _, a in ipairs(argv) do cmd[#cmd + 1] = a end
+  for _, a in ipairs { "{n}", "{id}", "{url}", "{size}", "{inflight}", ... } do cmd[#cmd + 1] = a end
+  return cmd
+end
+local LUAHTTP_PATH = "package.path = package.path .. ';/usr/share/lua/5.1/?.lua;/usr/share/lua/5.1/?/init.lua'"
 
 --- Runtimes a peer may need; each is probed once with this command.
 local runtimes = {
@@ -34,6 +52,22 @@ local runtimes = {
   node = { "node", "--version" },
   python = { "/usr/bin/python3", "-c", "import asyncio" },
   uvloop = { "/usr/bin/python3", "-c", "import uvloop" },
+  curl_c = { "test", "-x", "bench/out/http_multi_poll" },
+  aiohttp = { "/usr/bin/python3", "-c", "import aiohttp" },
+  aiohttp_uvloop = { "/usr/bin/python3", "-c", "import aiohttp, uvloop" },
+  lua_http = { "lua5.4", "-e", LUAHTTP_PATH .. " require 'http.client'" },
+}
+
+-- What W4 and W5 say about their server and machine (RESULTS.md).
+local http_notes = {
+  "Server: nginx (Debian's), started by bench/run on a free 127.0.0.1 port with a generated config " ..
+    "(bench/out/nginx/nginx.conf): 1 worker process, access_log off, sendfile (tcp_nopush off), open_file_cache, " ..
+    "keepalive_requests 100000 (connections are reused for the whole run). Files of random bytes.",
+  "The machine has 2 cores (see above), shared by the client under test and nginx's one worker: " ..
+    "a client that needs less CPU per request leaves more to the server. The figures are of one " ..
+    "client process; nginx's own CPU is not counted.",
+  "Connections are opened inside the timed stretch (one per request in flight), as a real " ..
+    "program would; there is no warm-up.",
 }
 
 local workloads = {
@@ -174,12 +208,125 @@ local workloads = {
         cmd = python("bench/peers/python/w3.py", "uvloop"), about = "the same on uvloop (libuv)" },
     },
   },
+  {
+    id = "W4",
+    title = "{n} GETs of a 1 KiB file from a local nginx, 64 in flight",
+    n = 20000,
+    smoke_n = 200,
+    params = { file = "1k.bin", size = 1024, inflight = 64 },
+    design = "C libcurl multi_poll 49.9k req/s; C libcurl on libuv 0.86x; lua-http 0.30x; Node http 0.21x; " ..
+      "fetch 0.08x",
+    figures = {
+      { key = "rps", label = "req/s", unit = "/s", ref = "c-poll", higher = true,
+        about = "requests answered 200 with the whole 1 KiB body, / wall time from the first request to " ..
+          "the last completion (higher is better)" },
+      { key = "cpu_us", label = "CPU us/req", unit = "us", ref = "c-poll",
+        about = "CPU time of the client process (user + system, all threads: getrusage, process.cpuUsage, " ..
+          "or os.clock in Lua, which reads the same clock) over that stretch, / N" },
+    },
+    targets = {
+      { impl = "tide", key = "rps", ref = "c-poll", min_ratio = 0.9, text = ">= 0.9x C multi_poll req/s" },
+      { impl = "tide", key = "cpu_us", ref = "c-poll", max_ratio = 1.3,
+        text = "CPU per request <= 1.3x C multi_poll" },
+    },
+    notes = http_notes,
+    impls = {
+      { name = "c-poll", label = "C libcurl multi_poll (floor)", needs = "curl_c",
+        cmd = http { "bench/out/http_multi_poll" },
+        about = "bench/c/http_multi_poll.c: 64 easy handles set up once, each re-added to the multi for " ..
+          "the next request (its connection reused), a write callback that counts bytes; " ..
+          "curl_multi_perform + curl_multi_poll" },
+      { name = "c-uv", label = "C libcurl on libuv", needs = "curl_c", cmd = http { "bench/out/http_multi_uv" },
+        about = "bench/c/http_multi_uv.c: the same requests through curl_multi_socket_action, a uv_poll_t per " ..
+          "socket and a uv_timer_t, as in curl's multi-uv.c example (0 ms timeouts become 1 ms)" },
+      { name = "tide", label = "tide", tide = true, cmd = http({ "lua5.4", "bench/tide/http_get.lua" }, "workers"),
+        about = "one `tide.http.client`, 64 tasks each looping `client:get(url):await()` and reading `#res.body`" },
+      { name = "tide-map", label = "tide map", tide = true, cmd = http({ "lua5.4", "bench/tide/http_get.lua" }, "map"),
+        about = "the same through `tide.map(list, fn, {concurrency = 64})`" },
+      { name = "node-http", label = "Node http", needs = "node",
+        cmd = http({ "node", "bench/peers/node/http_get.js" }, "http"),
+        about = "64 async workers; `http.get` with a keep-alive `http.Agent` (maxSockets 64), body from " ..
+          "'data' events" },
+      { name = "node-fetch", label = "Node fetch (undici)", needs = "node", scale = 0.25,
+        cmd = http({ "node", "bench/peers/node/http_get.js" }, "fetch"),
+        about = "64 async workers; the built-in `fetch`, `await res.arrayBuffer()`; a quarter of N, to keep the " ..
+          "run short" },
+      { name = "python-aiohttp", label = "Python aiohttp", needs = "aiohttp", scale = 0.25,
+        cmd = http({ "/usr/bin/python3", "bench/peers/python/http_get.py" }, "asyncio"),
+        about = "one `aiohttp.ClientSession` (connector limit 64), 64 tasks, `await res.read()`; a quarter of N" },
+      { name = "python-aiohttp-uvloop", label = "Python aiohttp on uvloop", needs = "aiohttp_uvloop", scale = 0.25,
+        cmd = http({ "/usr/bin/python3", "bench/peers/python/http_get.py" }, "uvloop"),
+        about = "the same on uvloop; a quarter of N" },
+      { name = "lua-http", label = "lua-http (cqueues)", needs = "lua_http",
+        cmd = http { "lua5.4", "bench/peers/luahttp/http_get.lua" },
+        about = "Debian's lua-http 0.4 on Lua 5.4 (its 5.1 directory on the path); 64 coroutines, each with " ..
+          "one keep-alive connection (`http.client.connect`, `conn:new_stream()` per request; `http.request` " ..
+          "has no pool), `stream:get_body_as_string()`" },
+    },
+  },
+  {
+    id = "W5",
+    title = "{n} downloads of a {size_mib} MiB file from a local nginx, 8 in flight",
+    n = 64,
+    smoke_n = 4,
+    params = { file = "16m.bin", size = 16 * 1024 * 1024, size_mib = 16, inflight = 8 },
+    smoke_params = { file = "1m.bin", size = 1024 * 1024, size_mib = 1, inflight = 8 },
+    design = "C multi_poll 1,988 MiB/s in 10 MiB RSS (2,392 with 100 KiB buffers); lua-http 0.77x in 174 MiB",
+    figures = {
+      { key = "mibps", label = "MiB/s", unit = "MiB/s", ref = "c-poll", higher = true,
+        about = "body bytes of all downloads (each checked: 200 and the file's size) / wall time from the " ..
+          "first request to the last completion (higher is better)" },
+      { key = "rss_mib", label = "peak RSS MiB", unit = "MiB", ref = "c-poll",
+        about = "resident peak of the client process over that stretch (VmHWM, reset just before; " ..
+          "start-up and the runtime itself included)" },
+      { key = "rss0_mib", label = "RSS before MiB", unit = "MiB",
+        about = "resident size of the client process just before the first request (VmRSS): the runtime, " ..
+          "its libraries and the program, before any body arrives; peak RSS minus this is what the " ..
+          "downloads cost" },
+    },
+    targets = {
+      { impl = "tide", key = "mibps", ref = "c-poll", min_ratio = 1.0, text = ">= 1.0x C multi_poll MiB/s (buffered)" },
+      { impl = "tide-stream", key = "mibps", ref = "c-poll", min_ratio = 1.0,
+        text = ">= 1.0x C multi_poll MiB/s (stream = true)" },
+      { impl = "tide-stream", key = "rss_mib", ref = "c-poll", max_ratio = 2.0,
+        text = "with `stream = true` peak RSS <= 2x C multi_poll" },
+    },
+    notes = http_notes,
+    impls = {
+      { name = "c-poll", label = "C libcurl multi_poll (floor)", needs = "curl_c",
+        cmd = http { "bench/out/http_multi_poll" },
+        about = "bench/c/http_multi_poll.c as in W4 with 8 handles; the write callback counts the bytes and " ..
+          "keeps nothing; curl's default 16 KiB receive buffer" },
+      { name = "c-poll-100k", label = "C multi_poll, 100 KiB buffer", needs = "curl_c",
+        cmd = http({ "bench/out/http_multi_poll" }, "102400"),
+        about = "the same with CURLOPT_BUFFERSIZE 100 KiB (tide's default)" },
+      { name = "c-uv", label = "C libcurl on libuv", needs = "curl_c", cmd = http { "bench/out/http_multi_uv" },
+        about = "bench/c/http_multi_uv.c as in W4, default buffer" },
+      { name = "tide", label = "tide buffered", tide = true,
+        cmd = http({ "lua5.4", "bench/tide/http_get.lua" }, "workers"),
+        about = "one `tide.http.client`, 8 tasks each looping `client:get(url):await()` and reading `#res.body` " ..
+          "(the whole body in memory)" },
+      { name = "tide-stream", label = "tide stream=true", tide = true,
+        cmd = http({ "lua5.4", "bench/tide/http_get.lua" }, "stream"),
+        about = "the same with `stream = true`, `for chunk in res:chunks()` counting and dropping the chunks" },
+      { name = "node-http", label = "Node http", needs = "node",
+        cmd = http({ "node", "bench/peers/node/http_get.js" }, "http"),
+        about = "8 async workers; `http.get` with a keep-alive `http.Agent` (maxSockets 8), counting 'data' chunks" },
+      { name = "python-aiohttp", label = "Python aiohttp", needs = "aiohttp",
+        cmd = http({ "/usr/bin/python3", "bench/peers/python/http_get.py" }, "asyncio"),
+        about = "one `aiohttp.ClientSession` (connector limit 8), 8 tasks, `async for chunk in " ..
+          "res.content.iter_any()` counting and dropping" },
+      { name = "lua-http", label = "lua-http (cqueues)", needs = "lua_http",
+        cmd = http { "lua5.4", "bench/peers/luahttp/http_get.lua" },
+        about = "8 coroutines, one keep-alive connection each (as in W4), `for chunk in stream:each_chunk()` " ..
+          "counting and dropping" },
+    },
+  },
 }
 
 --- Peers named in DESIGN.md that are not run, and why (shown in RESULTS.md).
 local not_included = {
   "copas: Debian's lua-copas (1.2.0) is built for Lua 5.1 and 5.2 only, not 5.4.",
-  "aiohttp, libcurl, lua-http, nginx: they are peers of the HTTP workloads W4/W5, not written yet.",
 }
 
 return { workloads = workloads, runtimes = runtimes, not_included = not_included }

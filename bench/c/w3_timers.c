@@ -37,12 +37,14 @@ int main(int argc, char **argv) {
 
   double wall = (double)(uv_hrtime() - t0) / 1e9;
   long peak = proc_status("VmHWM");
-  printf("RESULT workload=W3 impl=c n=%ld count=%ld wall_s=%.6f rss_B=%.1f timer_struct_B=%zu\n", n,
-         done, wall, (double)(peak - rss0) / n, sizeof(uv_timer_t));
+  printf("RESULT workload=W3 impl=c n=%ld count=%ld wall_s=%.6f rss_B=%.1f "
+         "timer_struct_B=%zu\n",
+         n, done, wall, (double)(peak - rss0) / n, sizeof(uv_timer_t));
   fflush(stdout);
   /* Tidy up outside the measured stretch: handles are closed before their
    * memory goes. */
-  for (long i = 0; i < n; i++) uv_close((uv_handle_t *)&timers[i], NULL);
+  for (long i = 0; i < n; i++)
+    uv_close((uv_handle_t *)&timers[i], NULL);
   uv_run(loop, UV_RUN_DEFAULT);
   free(timers);
   return uv_loop_close(loop) == 0 ? 0 : 1;
