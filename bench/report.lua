@@ -3,6 +3,8 @@
 --- `higher` the greatest) per implementation and figure, the
 --- ratio of medians against the workload's reference implementation, and
 --- DESIGN.md's targets marked pass or fail.
+local sections = require "sections"
+
 local M = {}
 
 --- A workload's params for this run (see bench/workloads.lua).
@@ -256,6 +258,12 @@ function M.write_markdown(path, ctx)
     for _, s in ipairs(ctx.not_included) do add("  - ", s) end
   end
   add("")
+
+  -- What other commands wrote into the file (the soak test) stays.
+  for _, block in ipairs(sections.all(path)) do
+    add(block)
+    add("")
+  end
 
   local f = assert(io.open(path, "w"))
   f:write(table.concat(L, "\n"))
