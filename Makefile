@@ -15,7 +15,7 @@ fuzz:            ## a short pass of the API fuzzer with a fixed seed (as CI runs
 	@scripts/fuzz --calls 20000 --seed 1
 fuzz-long:       ## 100,000 random API calls, a new seed each time
 	@scripts/fuzz --calls 100000
-soak:            ## 1M promises and 100k HTTP requests; RSS must stay flat
+soak:            ## 1M promises, 100k HTTP requests, a 1 GiB file by lines; RSS must stay flat
 	@scripts/soak
 build:
 	@scripts/build
