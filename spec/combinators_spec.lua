@@ -25,14 +25,8 @@ local function thenable_then(v)
   return setmetatable({}, { __index = { ["then"] = function(_, _, reject) reject(v) end } })
 end
 
--- Collects what reaches tide.on_unhandled during the test; the previous
--- handler is put back when the test ends.
-local function capture_unhandled()
-  local reports = {}
-  local prev = tide.on_unhandled(function(reason) reports[#reports + 1] = reason end)
-  finally(function() tide.on_unhandled(prev) end)
-  return reports
-end
+-- What reaches tide.on_unhandled during the test (the reasons).
+local function capture_unhandled() return helper.capture_unhandled(finally) end
 
 -- Keys of a table, sorted, as strings (to check a result has nothing extra).
 local function keys(t)

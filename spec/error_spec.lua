@@ -3,14 +3,8 @@
 local helper = require "spec.helper"
 local tide = require "tide"
 
--- Collects what reaches tide.on_unhandled during the test; the previous
--- handler is put back when the test ends.
-local function capture_unhandled()
-  local reports = {}
-  local prev = tide.on_unhandled(function(reason) reports[#reports + 1] = reason end)
-  finally(function() tide.on_unhandled(prev) end)
-  return reports
-end
+-- What reaches tide.on_unhandled during the test (the reasons).
+local function capture_unhandled() return helper.capture_unhandled(finally) end
 
 -- Values user code may raise: each must come out of tide as the very same
 -- value (rawequal), never wrapped or turned into a string.

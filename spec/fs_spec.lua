@@ -39,16 +39,9 @@ local function slurp(path)
   return s
 end
 
--- Polls cond() once per loop turn (in a task or at the top level) until it
--- is true or `timeout` seconds passed; returns whether it became true.
-local function wait_for(cond, timeout)
-  local deadline = tide.now() + (timeout or 2)
-  while not cond() do
-    if tide.now() > deadline then return false end
-    tide.sleep(0):await()
-  end
-  return true
-end
+-- Polls cond() once per loop turn until it is true or `timeout` seconds
+-- (default 2) passed; returns whether it became true.
+local function wait_for(cond, timeout) return helper.wait_for(cond, timeout or 2, 0) end
 
 -- The descriptor number this process has open on `path`, or nil.
 local function fd_of(path)

@@ -7,6 +7,10 @@
 --   helper.setup()           call inside a describe: before/after each test it
 --                            checks that no task, timer, handle or fd leaked
 --   helper.tmpdir()          a fresh temporary directory
+--   helper.rejection(p)      p's rejection reason (fails if p fulfils)
+--   helper.wait_for(cond)    polls cond() until it holds or time runs out
+--   helper.key(name)         a name no other test of this run uses
+--   helper.capture_unhandled(finally)  what reaches tide.on_unhandled in this test
 -- Specs talk only to servers on 127.0.0.1.
 local helper = {}
 
@@ -26,6 +30,9 @@ local core = require "tide.core"
 local PRELOAD = os.getenv("LD_PRELOAD") or ""
 helper.SLOW = PRELOAD:find("vgpreload", 1, true) and 10
   or (PRELOAD:find("asan", 1, true) or os.getenv("TIDE_GC_STRESS")) and 3 or 1
+-- Under AddressSanitizer freed memory is quarantined (256 MiB by default),
+-- so the process's RSS says nothing about what tide holds (nor under valgrind).
+helper.RSS_MEANINGFUL = not PRELOAD:find("asan", 1, true) and not PRELOAD:find("vgpreload", 1, true)
 
 local lfs = require "lfs"
 
@@ -45,6 +52,46 @@ local function describe_tasks()
     lines[#lines + 1] = ("  %s %s at %s"):format(tostring(t.task), t.status, tostring(t.where))
   end
   return table.concat(lines, "\n")
+end
+
+--- The rejection reason of p (fails if it fulfils).
+function helper.rejection(p)
+  local ok, err = tide.pawait(p)
+  assert(not ok, "expected a rejection, got " .. tostring(err))
+  return err
+end
+
+--- Polls cond() every `interval` s (default 0.01; 0 is once per loop turn),
+--- in a task or at the top level, until it is true or `timeout` s (default
+--- 3) passed; returns whether it became true.
+function helper.wait_for(cond, timeout, interval)
+  local deadline = tide.now() + (timeout or 3)
+  while not cond() do
+    if tide.now() > deadline then return false end
+    tide.sleep(interval or 0.01):await()
+  end
+  return true
+end
+
+local nkeys = 0
+--- `name` made unique across the whole run (a key for the fault server,
+--- which every spec file shares).
+function helper.key(name)
+  nkeys = nkeys + 1
+  return ("%s-%d"):format(name, nkeys)
+end
+
+--- Collects what reaches tide.on_unhandled during the test: record(reason,
+--- promise, traceback) for each report (default: the reason). The previous
+--- handler is put back through `finally`, busted's per-test one, which only
+--- the spec itself can name.
+function helper.capture_unhandled(finally, record)
+  local reports = {}
+  local prev = tide.on_unhandled(function(...)
+    reports[#reports + 1] = record and record(...) or (...)
+  end)
+  finally(function() tide.on_unhandled(prev) end)
+  return reports
 end
 
 --- Runs fn as the main task with a watchdog: past `timeout` seconds (default

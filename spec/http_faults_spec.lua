@@ -19,26 +19,9 @@ local function run(fn, timeout) return helper.run(fn, (timeout or 10) * SLOW) en
 
 local ngx, flt
 
-local nkeys = 0
-local function key(name)
-  nkeys = nkeys + 1
-  return ("%s-%d"):format(name, nkeys)
-end
+local key = helper.key
 
-local function rejection(p)
-  local ok, err = tide.pawait(p)
-  assert(not ok, "expected a rejection, got " .. tostring(err))
-  return err
-end
-
-local function wait_for(cond, timeout)
-  local deadline = tide.now() + (timeout or 3)
-  while not cond() do
-    if tide.now() > deadline then return false end
-    tide.sleep(0.01):await()
-  end
-  return true
-end
+local rejection, wait_for = helper.rejection, helper.wait_for
 
 local function server_saw_close(k)
   return wait_for(function()

@@ -20,33 +20,11 @@ local SLOW = helper.SLOW
 -- helper.run with a watchdog of `timeout` (default 10) s, stretched by SLOW.
 local function run(fn, timeout) return helper.run(fn, (timeout or 10) * SLOW) end
 
--- Under AddressSanitizer freed memory is quarantined (256 MiB by default),
--- so the process's RSS says nothing about what tide holds (nor under valgrind).
-local PRELOAD = os.getenv("LD_PRELOAD") or ""
-local RSS_MEANINGFUL = not PRELOAD:find("asan", 1, true) and not PRELOAD:find("vgpreload", 1, true)
+local RSS_MEANINGFUL = helper.RSS_MEANINGFUL
 
-local nkeys = 0
-local function key(name)
-  nkeys = nkeys + 1
-  return ("%s-%d"):format(name, nkeys)
-end
+local key = helper.key
 
--- The rejection of p (fails if it fulfils).
-local function rejection(p)
-  local ok, err = tide.pawait(p)
-  assert(not ok, "expected a rejection, got " .. tostring(err))
-  return err
-end
-
--- Polls cond() every 10 ms until it is true or `timeout` s passed.
-local function wait_for(cond, timeout)
-  local deadline = tide.now() + (timeout or 3)
-  while not cond() do
-    if tide.now() > deadline then return false end
-    tide.sleep(0.01):await()
-  end
-  return true
-end
+local rejection, wait_for = helper.rejection, helper.wait_for
 
 -- What the fault server knows about the connection that served `k`.
 local function conn_state(k)

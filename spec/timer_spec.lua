@@ -6,15 +6,11 @@
 local helper = require "spec.helper"
 local tide = require "tide"
 
--- Collects what reaches tide.on_unhandled during the test; the previous
--- handler is put back when the test ends.
+-- What reaches tide.on_unhandled during the test, each report whole.
 local function capture_unhandled()
-  local reports = {}
-  local prev = tide.on_unhandled(function(reason, promise, traceback)
-    reports[#reports + 1] = { reason = reason, promise = promise, traceback = traceback }
+  return helper.capture_unhandled(finally, function(reason, promise, traceback)
+    return { reason = reason, promise = promise, traceback = traceback }
   end)
-  finally(function() tide.on_unhandled(prev) end)
-  return reports
 end
 
 -- Seconds that fn() took.
