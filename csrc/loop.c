@@ -519,8 +519,26 @@ static int l_set_signal_linker(lua_State *L) {
   return 0;
 }
 
-int tide_opt_signal(lua_State *L, int opts) {
+/* Hands an options table to the Lua layer's one option policy,
+ * check.options(opts, nil, fname, n) (unknown options are usage errors),
+ * when tide.check is loaded; only called when options are given. */
+static void check_options(lua_State *L, int opts, const char *fname, int n) {
+  int top = lua_gettop(L);
+  if (lua_getfield(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE) == LUA_TTABLE &&
+      lua_getfield(L, -1, "tide.check") == LUA_TTABLE &&
+      lua_getfield(L, -1, "options") == LUA_TFUNCTION) {
+    lua_pushvalue(L, opts);
+    lua_pushnil(L);
+    lua_pushstring(L, fname);
+    lua_pushinteger(L, n);
+    lua_call(L, 4, 0);
+  }
+  lua_settop(L, top);
+}
+
+int tide_opt_signal(lua_State *L, int opts, const char *fname) {
   if (lua_type(L, opts) != LUA_TTABLE) return 0;
+  check_options(L, opts, fname, opts);
   if (lua_getfield(L, opts, "signal") == LUA_TNIL) {
     lua_pop(L, 1);
     return 0;

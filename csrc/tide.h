@@ -152,10 +152,12 @@ void tide_op_untie(tide_op *op);
 /* Cancels the task or operation whose promise is at p with the error at err.
  * Returns 1 if something was pending and is now cancelled. */
 int tide_cancel(lua_State *L, tide_ctx *ctx, int p, int err);
-/* Checks opts.signal (opts: a table, or nil). Pushes the signal and returns
- * its index, or returns 0 with nothing pushed; raises a usage error for
- * anything but a tide.signal. Call it before starting the op. */
-int tide_opt_signal(lua_State *L, int opts);
+/* Checks the options table at absolute index opts (also its argument number)
+ * of function fname ("tide.sleep"): unknown options through tide.check, and
+ * opts.signal. Pushes the signal and returns its index, or returns 0 with
+ * nothing pushed; raises for anything but a tide.signal. Call it before
+ * starting the op. */
+int tide_opt_signal(lua_State *L, int opts, const char *fname);
 /* Ties the op promise at p to the signal at sig: aborting the signal cancels
  * the op with the signal's reason (at once if it is already aborted). */
 void tide_link_signal(lua_State *L, tide_ctx *ctx, int sig, int p);

@@ -157,7 +157,7 @@ static int l_sleep(lua_State *L) {
   if (!lua_isnoneornil(L, 2)) {
     luaL_checktype(L, 2, LUA_TTABLE);
     lua_settop(L, 2);
-    sig = tide_opt_signal(L, 2);
+    sig = tide_opt_signal(L, 2, "tide.sleep");
   }
   if (ms == 0 && !sig) {
     /* One loop turn: a plain promise that the check phase fulfils. */

@@ -307,9 +307,9 @@ describe("abort controllers and signals", function()
 
   it("refuses what is not a signal, before starting anything", function()
     assert.has_error(function() tide.sleep(1, { signal = {} }) end,
-      "bad option 'signal' (tide.signal expected, got table)")
+      "bad option 'signal' to 'sleep' (tide.signal expected, got table)")
     assert.has_error(function() tide.sleep(1, { signal = "x" }) end,
-      "bad option 'signal' (tide.signal expected, got string)")
+      "bad option 'signal' to 'sleep' (tide.signal expected, got string)")
     assert.equal(0, timers())
     assert.has_error(function() tide.abort_controller().signal:on_abort(1) end,
       "bad argument #1 to 'on_abort' (function expected, got number)")

@@ -148,7 +148,7 @@ describe("tide.channel", function()
       "bad argument #1 to 'send' (a channel cannot carry nil: nil marks its end)")
     assert.has_error(function() ch.recv({}) end,
       "bad argument #1 to 'recv' (tide.channel expected; call it as channel:recv(...))")
-    assert.has_error(function() ch:recv(5) end, "bad argument to 'recv' (options table expected, got number)")
+    assert.has_error(function() ch:recv(5) end, "bad argument #1 to 'recv' (options table expected, got number)")
     assert.has_error(function() ch.pull(5) end,
       "bad argument #1 to 'pull' (tide.channel expected; call it as channel:pull(...))")
   end)

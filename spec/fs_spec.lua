@@ -1022,15 +1022,15 @@ describe("tide.fs misuse", function()
   end)
 
   it("raises at once for bad options", function()
-    raises("bad argument to 'read' (options table expected, got number)", function() return fs.read("/x", 5) end)
-    raises("bad argument to 'write' (options table expected, got string)",
+    raises("bad argument #2 to 'read' (options table expected, got number)", function() return fs.read("/x", 5) end)
+    raises("bad argument #3 to 'write' (options table expected, got string)",
       function() return fs.write("/x", "", "o") end)
     raises("bad option 'signal' to 'stat' (tide.signal expected, got table)",
       function() return fs.stat("/x", { signal = {} }) end)
     raises("bad option 'signal' to 'exists' (tide.signal expected, got string)",
       function() return fs.exists("/x", { signal = "s" }) end)
-    raises("bad argument to 'mkdir' (options table expected, got number)", function() return fs.mkdir("/x", 5) end)
-    raises("bad argument to 'remove' (options table expected, got boolean)",
+    raises("bad argument #2 to 'mkdir' (options table expected, got number)", function() return fs.mkdir("/x", 5) end)
+    raises("bad argument #2 to 'remove' (options table expected, got boolean)",
       function() return fs.remove("/x", true) end)
   end)
 

@@ -1332,7 +1332,7 @@ describe("tide.http", function()
     local u = "http://127.0.0.1:9/x"
 
     local cases = {
-      { "unknown option 'bogus' to an HTTP request", function() http.get(u, { bogus = 1 }) end },
+      { "tide.http.get: unknown option 'bogus'", function() http.get(u, { bogus = 1 }) end },
       { "bad option 'timeout' (number expected, got string)", function() http.get(u, { timeout = "1" }) end },
       { "bad option 'headers' (table expected, got string)", function() http.get(u, { headers = "X: y" }) end },
       { "bad option 'follow' (boolean expected, got number)", function() http.get(u, { follow = 1 }) end },
@@ -1378,7 +1378,7 @@ describe("tide.http", function()
       { "bad argument #1 to 'post' (string expected, got nil)", function() http.post() end },
       { "bad argument #1 to 'request' (options table expected, got string)", function() http.request(u) end },
       { "bad argument #1 to 'client' (options table expected, got number)", function() http.client(42) end },
-      { "unknown option 'bogus' to tide.http.client", function() http.client { bogus = 1 } end },
+      { "tide.http.client: unknown option 'bogus'", function() http.client { bogus = 1 } end },
       { "bad option 'timeout' to tide.http.client (number expected, got string)",
         function() http.client { timeout = "1" } end },
       { "refusing header 'X': its value contains CR, LF or NUL (header injection)",
@@ -1390,7 +1390,7 @@ describe("tide.http", function()
       { "bad argument #1 to 'get' (string expected, got number)", function() local c = http.client(); c:get(42) end },
       { "bad argument #1 to 'close' (tide.http.client expected; call it as client:close(...))",
         function() local c = http.client(); c.close(42) end },
-      { "bad option 'signal' to 'request' (tide.signal expected, got number)",
+      { "bad option 'signal' to 'get' (tide.signal expected, got number)",
         function() http.get(u, { signal = 42 }) end },
     }
     for i, case in ipairs(cases) do

@@ -219,16 +219,16 @@ describe("tide.sleep", function()
   it("rejects a signal option that is not a tide.signal", function()
     local ctl = tide.abort_controller()
     assert.has_error(function() tide.sleep(1, { signal = 5 }) end,
-      "bad option 'signal' (tide.signal expected, got number)")
+      "bad option 'signal' to 'sleep' (tide.signal expected, got number)")
     assert.has_error(function() tide.sleep(1, { signal = "abort" }) end,
-      "bad option 'signal' (tide.signal expected, got string)")
+      "bad option 'signal' to 'sleep' (tide.signal expected, got string)")
     assert.has_error(function() tide.sleep(1, { signal = {} }) end,
-      "bad option 'signal' (tide.signal expected, got table)")
+      "bad option 'signal' to 'sleep' (tide.signal expected, got table)")
     -- The controller itself is not its signal.
     assert.has_error(function() tide.sleep(1, { signal = ctl }) end,
-      "bad option 'signal' (tide.signal expected, got table)")
+      "bad option 'signal' to 'sleep' (tide.signal expected, got table)")
     assert.has_error(function() tide.sleep(0, { signal = false }) end,
-      "bad option 'signal' (tide.signal expected, got boolean)")
+      "bad option 'signal' to 'sleep' (tide.signal expected, got boolean)")
   end)
 
   it("treats options without a signal like no options", function()

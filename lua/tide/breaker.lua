@@ -4,9 +4,11 @@
 --- closes it, failure opens it again.
 -- @module tide.breaker
 local core = require "tide.core"
+local check = require "tide.check"
 
-local setmetatable, getmetatable, type, error, pcall = setmetatable, getmetatable, type, error, pcall
-local pairs, tostring = pairs, tostring
+local setmetatable, type, error, pcall = setmetatable, type, error, pcall
+
+local known = { threshold = true, cooldown = true }
 
 --- @class tide.breaker
 --- @field state "closed"|"open"|"half_open"
@@ -54,12 +56,8 @@ end
 --- @param fn function
 --- @return tide.promise
 function Breaker:call(fn, ...)
-  if getmetatable(self) ~= Breaker then
-    error("bad argument #1 to 'call' (tide.breaker expected; call it as breaker:call(fn, ...))", 2)
-  end
-  if type(fn) ~= "function" and not (getmetatable(fn) or {}).__call then
-    error(("bad argument #1 to 'call' (function expected, got %s)"):format(type(fn)), 2)
-  end
+  check.self(self, Breaker, "tide.breaker", "breaker", "call")
+  check.callable(fn, 1, "call")
   local state = rawget(self, "_state")
   if state == "open" then
     if core.now() - self.opened_at < self.cooldown then return core.reject(open_error(self)) end
@@ -93,13 +91,7 @@ end
 --- @param opts {threshold: integer, cooldown: number}|nil
 --- @return tide.breaker
 local function breaker(opts)
-  opts = opts or {}
-  if type(opts) ~= "table" then
-    error(("bad argument #1 to 'breaker' (options table expected, got %s)"):format(type(opts)), 2)
-  end
-  for k in pairs(opts) do
-    if k ~= "threshold" and k ~= "cooldown" then error(("bad option '%s' to 'breaker'"):format(tostring(k)), 2) end
-  end
+  opts = check.options(opts, known, "tide.breaker", 1) or {}
   local threshold, cooldown = opts.threshold or 5, opts.cooldown or 30
   if math.type(threshold) ~= "integer" or threshold < 1 then
     error("bad option 'threshold' to 'breaker' (positive integer expected)", 2)
@@ -111,4 +103,4 @@ local function breaker(opts)
                         opened_at = 0, trial = false }, Breaker)
 end
 
-return breaker
+return { breaker = breaker }

@@ -35,8 +35,8 @@ end
 function Channel:send(v, opts)
   check(self, "send")
   if v == nil then error("bad argument #1 to 'send' (a channel cannot carry nil: nil marks its end)", 2) end
-  local sig = signal.check_option(opts, "send")
-  if sig and sig.aborted then return signal.already(sig) end
+  local sig, rejected = signal.options(opts, "tide.channel:send", 2)
+  if rejected then return rejected end
   if self.closed then return core.reject(closed_error()) end
   local r = self.receivers:shift()
   if r then
@@ -107,8 +107,8 @@ end
 --- @return tide.promise
 function Channel:recv(opts)
   check(self, "recv")
-  local sig = signal.check_option(opts, "recv")
-  if sig and sig.aborted then return signal.already(sig) end
+  local sig, rejected = signal.options(opts, "tide.channel:recv", 1)
+  if rejected then return rejected end
   local v = take(self)
   if v ~= nil then return core.resolve(v) end
   if self.closed then return core.resolve(nil) end
@@ -177,4 +177,4 @@ local function channel(capacity)
   }, Channel)
 end
 
-return channel
+return { channel = channel }

@@ -9,12 +9,15 @@ local core = require "tide.core"
 local signal = require "tide.signal"
 local stream = require "tide.stream"
 
-local spawn, pcall, error, type, setmetatable = core.spawn, pcall, error, type, setmetatable
+local pcall, error, type, setmetatable = pcall, error, type, setmetatable
 local concat, sort, min, max = table.concat, table.sort, math.min, math.max
 
 -- Reads and line scans go in chunks of this size.
 local CHUNK = 64 * 1024
 local READ_MAX = 64 * 1024 * 1024
+
+local mkdir_options = { recursive = true, mode = true, signal = true }
+local remove_options = { recursive = true, signal = true }
 
 local fs = {}
 
@@ -42,17 +45,17 @@ local function with_path(err, path)
   return err
 end
 
--- Runs body() as a task and returns its promise, which follows opts.signal
--- and names `path` in its errors.
-local function run(fname, path, opts, body)
-  local sig = signal.check_option(opts, fname)
-  if sig and sig.aborted then return signal.already(sig) end
-  local task = spawn(function()
+-- Checks opts (argument `n` of tide.fs.<fname>, which takes options
+-- `known`, default just signal=), then runs body() as a task and returns
+-- its promise, which follows opts.signal and names `path` in its errors.
+local function run(fname, n, known, path, opts, body)
+  local sig, rejected = signal.options(opts, "tide.fs." .. fname, n, known, 3)
+  if rejected then return rejected end
+  return signal.spawn(sig, function()
     local ok, res = pcall(body)
     if not ok then error(with_path(res, path), 0) end
     return res
   end)
-  return signal.follow(task, sig)
 end
 
 -- A to-be-closed value that closes fd, waiting for it.
@@ -87,7 +90,7 @@ end
 --- @return tide.promise
 function fs.read(path, opts)
   check_path(path, "read")
-  return run("read", path, opts, function()
+  return run("read", 2, nil, path, opts, function()
     local fd = core.fs_open(path, "r"):await()
     local _ <close> = closing(fd)
     return read_all(fd)
@@ -98,7 +101,7 @@ local function writer(fname, flags)
   return function(path, data, opts)
     check_path(path, fname)
     check_data(data, fname)
-    return run(fname, path, opts, function()
+    return run(fname, 3, nil, path, opts, function()
       local fd = core.fs_open(path, flags):await()
       local _ <close> = closing(fd)
       write_all(fd, data)
@@ -164,7 +167,7 @@ end
 --- @return tide.promise
 function fs.stat(path, opts)
   check_path(path, "stat")
-  return run("stat", path, opts, function() return core.fs_stat(path):await() end)
+  return run("stat", 2, nil, path, opts, function() return core.fs_stat(path):await() end)
 end
 
 --- The names in a directory, sorted (without "." and "..").
@@ -173,7 +176,7 @@ end
 --- @return tide.promise
 function fs.readdir(path, opts)
   check_path(path, "readdir")
-  return run("readdir", path, opts, function()
+  return run("readdir", 2, nil, path, opts, function()
     local entries = core.fs_scandir(path):await()
     local names = { n = entries.n }
     for i = 1, entries.n do names[i] = entries[i].name end
@@ -189,9 +192,8 @@ end
 --- @return tide.promise
 function fs.mkdir(path, opts)
   check_path(path, "mkdir")
-  signal.check_option(opts, "mkdir")
-  local recursive, mode = opts and opts.recursive, opts and opts.mode
-  return run("mkdir", path, opts, function()
+  return run("mkdir", 2, mkdir_options, path, opts, function()
+    local recursive, mode = opts and opts.recursive, opts and opts.mode
     if not recursive then return core.fs_mkdir(path, mode):await() end
     local prefix = path:sub(1, 1) == "/" and "/" or ""
     for part in path:gmatch("[^/]+") do
@@ -223,9 +225,7 @@ end
 --- @return tide.promise
 function fs.remove(path, opts)
   check_path(path, "remove")
-  signal.check_option(opts, "remove")
-  local recursive = opts and opts.recursive
-  return run("remove", path, opts, function() remove(path, recursive) end)
+  return run("remove", 2, remove_options, path, opts, function() remove(path, opts and opts.recursive) end)
 end
 
 --- Renames (moves) a file or directory.
@@ -236,7 +236,7 @@ end
 function fs.rename(from, to, opts)
   check_path(from, "rename")
   check_path(to, "rename", 2)
-  return run("rename", from, opts, function() return core.fs_rename(from, to):await() end)
+  return run("rename", 3, nil, from, opts, function() return core.fs_rename(from, to):await() end)
 end
 
 --- Whether something exists at `path` (a promise of a boolean).
@@ -245,7 +245,7 @@ end
 --- @return tide.promise
 function fs.exists(path, opts)
   check_path(path, "exists")
-  return run("exists", path, opts, function()
+  return run("exists", 2, nil, path, opts, function()
     local ok, err = core.pawait(core.fs_stat(path))
     if ok then return true end
     -- Nothing usable there (as os.path.exists sees it); EACCES and the

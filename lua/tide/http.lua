@@ -266,7 +266,6 @@ local passthrough = { "timeout", "connect_timeout", "follow", "max_redirects", "
 local function build_spec(client, opts, url, method)
   for k, v in pairs(opts) do
     local want = options[k]
-    if not want then usage("unknown option '%s' to an HTTP request", tostring(k)) end
     if want ~= "any" and type(v) ~= want then
       usage("bad option '%s' (%s expected, got %s)", k, want, type(v))
     end
@@ -397,10 +396,11 @@ end
 
 local function retryable_status(status) return status == 429 or status == 502 or status == 503 or status == 504 end
 
-local function send(client, opts, url, method)
+-- `fname` and `argn` name the function and the argument that opts is.
+local function send(client, opts, url, method, fname, argn)
+  local sig, rejected = signal.options(opts, fname, argn, options, 3)
   local spec, upload = build_spec(client, opts, url or opts.url, method)
-  local sig = signal.check_option(opts, "request")
-  if sig and sig.aborted then return signal.already(sig) end
+  if rejected then return rejected end
   local function attempt()
     local req = core.http_request(client._c, spec)
     if upload then
@@ -458,9 +458,9 @@ local function new_client(opts)
   if type(opts) ~= "table" then
     error(("bad argument #1 to 'client' (options table expected, got %s)"):format(type(opts)), 2)
   end
+  check.options(opts, client_options, "tide.http.client", 1)
   for k, v in pairs(opts) do
     local want = client_options[k]
-    if not want then usage("unknown option '%s' to tide.http.client", tostring(k)) end
     if type(v) ~= want then usage("bad option '%s' to tide.http.client (%s expected, got %s)", k, want, type(v)) end
   end
   if opts.headers then for name, value in pairs(opts.headers) do check_header(name, value) end end
@@ -480,10 +480,12 @@ function Client:request(opts)
   if type(opts) ~= "table" then
     error(("bad argument #1 to 'request' (options table expected, got %s)"):format(type(opts)), 2)
   end
-  return send(self, opts)
+  return send(self, opts, nil, nil, "tide.http.client:request", 1)
 end
 
-local function shortcut(method)
+-- client:get(url, opts) and the like; `prefix` names them in errors.
+local function shortcut(method, prefix)
+  local fname = prefix .. method:lower()
   return function(self, url, opts)
     if getmetatable(self) ~= Client then
       error(("bad argument #1 to '%s' (tide.http.client expected; call it as client:%s(url))"):format(
@@ -497,11 +499,13 @@ local function shortcut(method)
     elseif type(opts) ~= "table" then
       error(("bad argument #2 to '%s' (options table expected, got %s)"):format(method:lower(), type(opts)), 2)
     end
-    return send(self, opts, url, method)
+    return send(self, opts, url, method, fname, 2)
   end
 end
 
-for _, m in ipairs { "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE" } do Client[m:lower()] = shortcut(m) end
+for _, m in ipairs { "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE" } do
+  Client[m:lower()] = shortcut(m, "tide.http.client:")
+end
 
 --- Closes the client's pooled connections.
 function Client:close()
@@ -532,11 +536,11 @@ function M.request(opts)
   if type(opts) ~= "table" then
     error(("bad argument #1 to 'request' (options table expected, got %s)"):format(type(opts)), 2)
   end
-  return send(default_client(), opts)
+  return send(default_client(), opts, nil, nil, "tide.http.request", 1)
 end
 
 for _, m in ipairs { "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE" } do
-  local f = shortcut(m)
+  local f = shortcut(m, "tide.http.")
   M[m:lower()] = function(url, opts) return f(default_client(), url, opts) end
 end
 

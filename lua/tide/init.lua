@@ -12,11 +12,12 @@
 -- @module tide
 local core = require "tide.core"
 local signal = require "tide.signal"
-local timeout = require "tide.timeout"
-local scope = require "tide.scope"
+local timeout = require("tide.timeout").timeout
+local scope = require("tide.scope").scope
 local stream = require "tide.stream"
+local check = require "tide.check"
 
-local type, error, getmetatable = type, error, getmetatable
+local error, getmetatable = error, getmetatable
 
 --- @class tide.promise
 --- A value that settles later: `"pending"` until it is fulfilled with a
@@ -33,9 +34,7 @@ function Promise:finally(f)
   if mt ~= core.promise_mt and mt ~= core.task_mt then
     error("bad argument #1 to 'finally' (tide.promise expected; call it as promise:finally(f))", 2)
   end
-  if type(f) ~= "function" and not (getmetatable(f) or {}).__call then
-    return self:next(f, f)
-  end
+  if not check.is_callable(f) then return self:next(f, f) end
   return self:next(
     function(v) return core.resolve(f()):next(function() return v end) end,
     function(e) return core.resolve(f()):next(function() error(e, 0) end) end)
@@ -86,12 +85,12 @@ local tide = {
 
   -- Patterns
   retry = require("tide.retry").retry,
-  breaker = require "tide.breaker",
-  semaphore = require "tide.semaphore",
-  map = require "tide.map",
+  breaker = require("tide.breaker").breaker,
+  semaphore = require("tide.semaphore").semaphore,
+  map = require("tide.map").map,
 
   -- Streams
-  channel = require "tide.channel",
+  channel = require("tide.channel").channel,
   generator = stream.generator,
   stream = stream,              -- stream.from(list), stream.new(pull, close)
 
@@ -111,9 +110,7 @@ local tide = {
 --- @param fn function
 --- @return fun(...): tide.task
 function tide.async(fn)
-  if type(fn) ~= "function" and not (getmetatable(fn) or {}).__call then
-    error(("bad argument #1 to 'async' (function expected, got %s)"):format(type(fn)), 2)
-  end
+  check.callable(fn, 1, "async")
   local spawn = core.spawn
   return function(...) return spawn(fn, ...) end
 end

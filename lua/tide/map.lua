@@ -1,10 +1,12 @@
 --- tide.map: apply an async function to every item of a list, with at most
 --- `concurrency` calls running at once.
 -- @module tide.map
-local scope = require "tide.scope"
+local scope = require("tide.scope").scope
 local check = require "tide.check"
 
-local type, error, pairs, tostring, min = type, error, pairs, tostring, math.min
+local type, error, min = type, error, math.min
+
+local known = { concurrency = true, signal = true }
 
 --- Calls `fn(item, index)` for each item (each in its own task, `fn` may
 --- await), at most `opts.concurrency` at a time (default: all at once).
@@ -19,13 +21,7 @@ local function map(list, fn, opts)
     error(("bad argument #1 to 'map' (table expected, got %s)"):format(type(list)), 2)
   end
   check.callable(fn, 2, "map")
-  opts = opts or {}
-  if type(opts) ~= "table" then
-    error(("bad argument #3 to 'map' (options table expected, got %s)"):format(type(opts)), 2)
-  end
-  for k in pairs(opts) do
-    if k ~= "concurrency" and k ~= "signal" then error(("bad option '%s' to 'map'"):format(tostring(k)), 2) end
-  end
+  opts = check.options(opts, known, "tide.map", 3) or {}
   local n = check.length(list, 1, "map")
   local limit = opts.concurrency or n
   if math.type(limit) ~= "integer" or (limit < 1 and n > 0) then
@@ -42,7 +38,7 @@ local function map(list, fn, opts)
     end
     for _ = 1, min(limit, n) do s:spawn(worker) end
     return results
-  end, { signal = opts.signal })
+  end, opts.signal and { signal = opts.signal })
 end
 
-return map
+return { map = map }

@@ -3,21 +3,17 @@
 -- @module tide.retry
 local core = require "tide.core"
 local signal = require "tide.signal"
+local check = require "tide.check"
 
-local type, error, pairs, tostring, random, min = type, error, pairs, tostring, math.random, math.min
+local type, error, pairs, random, min = type, error, pairs, math.random, math.min
 
 local defaults = { attempts = 3, base = 1, max = 30, factor = 2, jitter = 0.2 }
 local known = { attempts = true, base = true, max = true, factor = true, jitter = true,
                 should_retry = true, on_retry = true, signal = true }
 
-local function check_opts(opts)
+-- The options with their defaults filled in; opts has passed check.options.
+local function option_values(opts)
   if opts == nil then return defaults end
-  if type(opts) ~= "table" then
-    error(("bad argument #2 to 'retry' (options table expected, got %s)"):format(type(opts)), 3)
-  end
-  for k in pairs(opts) do
-    if not known[k] then error(("bad option '%s' to 'retry'"):format(tostring(k)), 3) end
-  end
   local o = {}
   for k, v in pairs(defaults) do
     local given = opts[k]
@@ -54,13 +50,11 @@ end
 --- @param opts table|nil
 --- @return tide.promise
 local function retry(fn, opts)
-  if type(fn) ~= "function" and not (getmetatable(fn) or {}).__call then
-    error(("bad argument #1 to 'retry' (function expected, got %s)"):format(type(fn)), 2)
-  end
-  local o = check_opts(opts)
-  local sig = signal.check_option(opts, "retry")
-  if sig and sig.aborted then return signal.already(sig) end
-  local task = core.spawn(function()
+  check.callable(fn, 1, "retry")
+  local sig, rejected = signal.options(opts, "tide.retry", 2, known)
+  local o = option_values(opts)
+  if rejected then return rejected end
+  return signal.spawn(sig, function()
     for attempt = 1, o.attempts do
       local ok, res = core.pawait(core.spawn(fn, attempt))
       if ok then return res end
@@ -73,7 +67,6 @@ local function retry(fn, opts)
       core.sleep(delay):await()
     end
   end)
-  return signal.follow(task, sig)
 end
 
 return { retry = retry, backoff = backoff }

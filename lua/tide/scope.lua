@@ -14,7 +14,7 @@ local signal = require "tide.signal"
 local check = require "tide.check"
 
 local spawn, cancel, cancelled_error = core.spawn, core.cancel, core.cancelled_error
-local setmetatable, getmetatable, type, error, pairs, next = setmetatable, getmetatable, type, error, pairs, next
+local setmetatable, type, error, pairs, next = setmetatable, type, error, pairs, next
 
 --- @class tide.scope
 local Scope = {}
@@ -70,9 +70,7 @@ end
 function Scope:spawn(fn, ...)
   check.self(self, Scope, "tide.scope", "scope", "spawn")
   if self.closed then error("this tide.scope is closed: spawn children before it ends", 2) end
-  if type(fn) ~= "function" and not (getmetatable(fn) or {}).__call then
-    error(("bad argument #1 to 'spawn' (function expected, got %s)"):format(type(fn)), 2)
-  end
+  check.callable(fn, 1, "spawn")
   if self.failed then
     -- Like a nursery being cancelled: the child starts cancelled.
     local child = spawn(error, cancelled_error(self.err), 0)
@@ -140,9 +138,9 @@ local function scope(fn, opts)
   if type(fn) ~= "function" then
     error(("bad argument #1 to 'scope' (function expected, got %s)"):format(type(fn)), 2)
   end
-  local sig = signal.check_option(opts, "scope")
-  if sig and sig.aborted then return signal.already(sig) end
-  local task = spawn(function()
+  local sig, rejected = signal.options(opts, "tide.scope", 2)
+  if rejected then return rejected end
+  return signal.spawn(sig, function()
     -- The body is a child like the others: its error fails the scope, and
     -- a child's error cancels it.
     local s = new_scope(nil)
@@ -152,7 +150,6 @@ local function scope(fn, opts)
     local _, result = body:peek()
     return result
   end)
-  return signal.follow(task, sig)
 end
 
-return scope
+return { scope = scope }

@@ -6,8 +6,9 @@
 local core = require "tide.core"
 local signal = require "tide.signal"
 local waitqueue = require "tide.waitqueue"
+local checks = require "tide.check"
 
-local setmetatable, getmetatable, type, error, tostring = setmetatable, getmetatable, type, error, tostring
+local setmetatable, type, error, tostring = setmetatable, type, error, tostring
 
 --- @class tide.semaphore
 --- @field available integer  permits free right now
@@ -16,9 +17,7 @@ Semaphore.__index = Semaphore
 Semaphore.__name = "tide.semaphore"
 
 local function check(sem, fname)
-  if getmetatable(sem) ~= Semaphore then
-    error(("bad argument #1 to '%s' (tide.semaphore expected; call it as sem:%s(...))"):format(fname, fname), 3)
-  end
+  checks.self(sem, Semaphore, "tide.semaphore", "sem", fname, 3)
 end
 
 --- Takes a permit; the promise fulfils when one is free. Waiters are served
@@ -27,8 +26,8 @@ end
 --- @return tide.promise
 function Semaphore:acquire(opts)
   check(self, "acquire")
-  local sig = signal.check_option(opts, "acquire")
-  if sig and sig.aborted then return signal.already(sig) end
+  local sig, rejected = signal.options(opts, "tide.semaphore:acquire", 1)
+  if rejected then return rejected end
   if self.available > 0 and not self.waiters:waiting() then
     self.available = self.available - 1
     return core.resolve(nil)
@@ -56,17 +55,14 @@ end
 --- @return tide.promise
 function Semaphore:with(fn, opts)
   check(self, "with")
-  if type(fn) ~= "function" and not (getmetatable(fn) or {}).__call then
-    error(("bad argument #1 to 'with' (function expected, got %s)"):format(type(fn)), 2)
-  end
-  local sig = signal.check_option(opts, "with")
-  if sig and sig.aborted then return signal.already(sig) end
-  local task = core.spawn(function()
+  checks.callable(fn, 1, "with")
+  local sig, rejected = signal.options(opts, "tide.semaphore:with", 2)
+  if rejected then return rejected end
+  return signal.spawn(sig, function()
     self:acquire(opts):await()
     local _ <close> = setmetatable({}, { __close = function() self:release() end })
     return fn()
   end)
-  return signal.follow(task, sig)
 end
 
 function Semaphore:__tostring()
@@ -84,4 +80,4 @@ local function semaphore(n)
   return setmetatable({ size = n, available = n, waiters = waitqueue.new() }, Semaphore)
 end
 
-return semaphore
+return { semaphore = semaphore }

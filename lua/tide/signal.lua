@@ -155,19 +155,25 @@ function M.any_signal(signals)
   return combined
 end
 
---- Checks an options table's `signal` field; returns the signal or nil.
+--- The prelude of every operation written in Lua that may wait: checks
+--- `opts` (argument `n` of `fname`; option names `known`, default just
+--- `signal`) through tide.check, and returns the signal (or nil) and, if
+--- that signal has already aborted, a promise rejected with its reason that
+--- the operation returns at once instead of starting anything:
+---
+---     local sig, rejected = signal.options(opts, "tide.channel:send", 2)
+---     if rejected then return rejected end
 --- @param opts table|nil
---- @param fname string  for the error message
-function M.check_option(opts, fname)
-  if opts == nil then return nil end
-  if type(opts) ~= "table" then
-    error(("bad argument to '%s' (options table expected, got %s)"):format(fname, type(opts)), 3)
-  end
-  local s = opts.signal
-  if s ~= nil and not is_signal(s) then
-    error(("bad option 'signal' to '%s' (tide.signal expected, got %s)"):format(fname, type(s)), 3)
-  end
-  return s
+--- @param fname string
+--- @param n integer
+--- @param known table<string, true>|nil
+--- @return tide.signal|nil signal
+--- @return tide.promise|nil rejected
+function M.options(opts, fname, n, known, level)
+  check.options(opts, known, fname, n, (level or 2) + 1)
+  local sig = opts and opts.signal
+  if sig and sig.aborted then return sig, core.reject(sig.reason) end
+  return sig, nil
 end
 
 --- Returns a promise that settles like `p`, except that when `signal`
@@ -193,13 +199,14 @@ function M.follow(p, signal, target)
   return out
 end
 
---- For operations written in Lua: a promise rejected with the signal's
---- reason if it has already aborted (then nothing must be started), else nil.
---- @param signal tide.signal|nil
---- @return tide.promise|nil
-function M.already(signal)
-  if signal and signal.aborted then return core.reject(signal.reason) end
-  return nil
+--- Runs `body(...)` as a task and returns a promise of its result that
+--- follows `signal` (see `follow`): the shape of most operations written
+--- in Lua, after `options`.
+--- @param sig tide.signal|nil
+--- @param body function
+--- @return tide.promise
+function M.spawn(sig, body, ...)
+  return M.follow(core.spawn(body, ...), sig)
 end
 
 M.is_signal = is_signal

@@ -26,12 +26,8 @@ local Stream = {}
 Stream.__index = Stream
 Stream.__name = "tide.stream"
 
-local is_callable = check.is_callable
-
 local function check_fn(fn, fname)
-  if not is_callable(fn) then
-    error(("bad argument #1 to '%s' (function expected, got %s)"):format(fname, type(fn)), 3)
-  end
+  check.callable(fn, 1, fname, 3)
 end
 
 local function check_stream(s, fname)
@@ -147,9 +143,9 @@ end
 --- @return tide.promise
 function Stream:collect(opts)
   check_stream(self, "collect")
-  local sig = signal.check_option(opts, "collect")
-  if sig and sig.aborted then return signal.already(sig) end
-  local task = spawn(function()
+  local sig, rejected = signal.options(opts, "tide.stream:collect", 1)
+  if rejected then return rejected end
+  return signal.spawn(sig, function()
     local items, n = {}, 0
     -- The closing value: an error or a cancellation closes the source too.
     for v in self, nil, nil, self do
@@ -159,7 +155,6 @@ function Stream:collect(opts)
     items.n = n
     return items
   end)
-  return signal.follow(task, sig)
 end
 
 --- A promise that `f(item)` has run for every item; `f` may await.
@@ -169,12 +164,11 @@ end
 function Stream:each(f, opts)
   check_stream(self, "each")
   check_fn(f, "each")
-  local sig = signal.check_option(opts, "each")
-  if sig and sig.aborted then return signal.already(sig) end
-  local task = spawn(function()
+  local sig, rejected = signal.options(opts, "tide.stream:each", 2)
+  if rejected then return rejected end
+  return signal.spawn(sig, function()
     for v in self, nil, nil, self do f(v) end
   end)
-  return signal.follow(task, sig)
 end
 
 local M = { new = new, producer = producer, Stream = Stream }
@@ -254,9 +248,7 @@ end
 --- @param body fun(yield: fun(v: any))
 --- @return tide.stream
 function M.generator(body)
-  if not is_callable(body) then
-    error(("bad argument #1 to 'generator' (function expected, got %s)"):format(type(body)), 2)
-  end
+  check.callable(body, 1, "generator")
   local task            -- the body, once started
   local deliver, fail   -- settle the item the consumer waits for
   local go_on           -- lets the body continue past its yield

@@ -2,14 +2,11 @@
 -- @module tide.timeout
 local core = require "tide.core"
 local signal = require "tide.signal"
+local check = require "tide.check"
 
-local type, error, getmetatable, tostring = type, error, getmetatable, tostring
+local type, error, tostring = type, error, tostring
 
-local function is_callable(v)
-  if type(v) == "function" then return true end
-  local mt = getmetatable(v)
-  return type(mt) == "table" and mt.__call ~= nil
-end
+local is_callable = check.is_callable
 
 local function timeout_error(s)
   return core.error("timeout", ("timed out after %g s"):format(s), { seconds = s })
@@ -32,8 +29,8 @@ local function timeout(s, work, opts)
     error(("bad argument #1 to 'timeout' (non-negative number expected, got %s)"):format(
       type(s) == "number" and tostring(s) or type(s)), 2)
   end
-  local sig = signal.check_option(opts, "timeout")
-  if sig and sig.aborted then return signal.already(sig) end
+  local sig, rejected = signal.options(opts, "tide.timeout", 3)
+  if rejected then return rejected end
   local result, resolve, reject = core.deferred()
   local target
   if is_callable(work) then
@@ -70,4 +67,4 @@ local function timeout(s, work, opts)
   return signal.follow(result, sig, target)
 end
 
-return timeout
+return { timeout = timeout }
