@@ -148,10 +148,14 @@ end
 Channel.__call = Channel.pull
 
 -- Streams over a channel: map, filter, take, collect, each. Ending such a
--- view does not close the channel, which others may still use.
+-- view does not close the channel, which others may still use. `collect`
+-- and `each` take options, checked here so that errors name the channel.
+local options_arg = { collect = 1, each = 2 }
 for _, name in ipairs { "map", "filter", "take", "collect", "each" } do
+  local n, fname = options_arg[name], "tide.channel:" .. name
   Channel[name] = function(self, ...)
     check(self, name)
+    if n then checks.options((select(n, ...)), nil, fname, n) end
     local view = stream.new(function() return self:pull() end)
     return view[name](view, ...)
   end

@@ -1,0 +1,134 @@
+-- One option policy (check.options): every public function that takes an
+-- options table raises a `usage` error naming the unknown option and the
+-- function, before it starts anything. The table below lists every public
+-- function (spec/support/api.lua walks them): a new function must be added
+-- to OPTIONS or to NO_OPTIONS, or this spec fails.
+local tide = require "tide"
+local api = require "spec.support.api"
+
+local U = "http://127.0.0.1:9/x" -- nothing listens: no request may start
+
+local function closed_channel()
+  local ch = tide.channel(1)
+  ch:close()
+  return ch
+end
+
+-- name -> function(opts) calling it with valid arguments and `opts` as its
+-- options table; `signal` is false for the two whose options have no signal.
+local OPTIONS = {
+  ["tide.sleep"] = { function(o) return tide.sleep(0, o) end },
+  ["tide.timeout"] = { function(o) return tide.timeout(1, function() end, o) end },
+  ["tide.scope"] = { function(o) return tide.scope(function() end, o) end },
+  ["tide.retry"] = { function(o) return tide.retry(function() end, o) end },
+  ["tide.map"] = { function(o) return tide.map({ 1 }, function() end, o) end },
+  ["tide.breaker"] = { function(o) return tide.breaker(o) end, signal = false },
+  ["tide.channel:send"] = { function(o) return tide.channel(1):send(1, o) end },
+  ["tide.channel:recv"] = { function(o) return closed_channel():recv(o) end },
+  ["tide.channel:collect"] = { function(o) return closed_channel():collect(o) end },
+  ["tide.channel:each"] = { function(o) return closed_channel():each(function() end, o) end },
+  ["tide.semaphore:acquire"] = { function(o) return tide.semaphore(1):acquire(o) end },
+  ["tide.semaphore:with"] = { function(o) return tide.semaphore(1):with(function() end, o) end },
+  ["tide.stream:collect"] = { function(o) return tide.stream.from({ 1 }):collect(o) end },
+  ["tide.stream:each"] = { function(o) return tide.stream.from({ 1 }):each(function() end, o) end },
+  ["tide.fs.read"] = { function(o) return tide.fs.read("/nonexistent", o) end },
+  ["tide.fs.write"] = { function(o) return tide.fs.write("/nonexistent/x", "", o) end },
+  ["tide.fs.append"] = { function(o) return tide.fs.append("/nonexistent/x", "", o) end },
+  ["tide.fs.stat"] = { function(o) return tide.fs.stat("/nonexistent", o) end },
+  ["tide.fs.readdir"] = { function(o) return tide.fs.readdir("/nonexistent", o) end },
+  ["tide.fs.mkdir"] = { function(o) return tide.fs.mkdir("/nonexistent/x", o) end },
+  ["tide.fs.remove"] = { function(o) return tide.fs.remove("/nonexistent", o) end },
+  ["tide.fs.rename"] = { function(o) return tide.fs.rename("/nonexistent", "/nonexistent2", o) end },
+  ["tide.fs.exists"] = { function(o) return tide.fs.exists("/nonexistent", o) end },
+  ["tide.http.request"] = { function(o) o = o or {}; o.url = U; return tide.http.request(o) end },
+  ["tide.http.client"] = { function(o) return tide.http.client(o) end, signal = false },
+}
+for _, m in ipairs { "get", "head", "post", "put", "patch", "delete" } do
+  OPTIONS["tide.http." .. m] = { function(o) return tide.http[m](U, o) end }
+  OPTIONS["tide.http.client:" .. m] = { function(o) local c = tide.http.client(); return c[m](c, U, o) end }
+end
+OPTIONS["tide.http.client:request"] = {
+  function(o) o = o or {}; o.url = U; return tide.http.client():request(o) end }
+
+-- Functions that take no options table.
+local NO_OPTIONS = {}
+for name in ([[
+  tide.abort_controller tide.abort_controller:abort tide.all tide.all_settled tide.any tide.any_signal
+  tide.async tide.await tide.breaker:call tide.channel tide.channel:close tide.channel:filter
+  tide.channel:map tide.channel:pull tide.channel:take tide.channel:try_recv tide.channel:try_send
+  tide.current tide.deferred tide.error tide.fs.lines tide.generator tide.http.client:close tide.http.close
+  tide.http.response:chunks tide.http.response:close tide.http.response:header_values
+  tide.http.response:json tide.http.response:lines tide.http.response:ok tide.http.response:raise_for_status
+  tide.is_error tide.now tide.on_unhandled tide.pawait tide.promise tide.promise:await tide.promise:catch
+  tide.promise:finally tide.promise:next tide.promise:peek tide.promise:state tide.queue_microtask
+  tide.race tide.reject tide.resolve tide.run tide.scope:cancel tide.scope:spawn tide.semaphore
+  tide.semaphore:release tide.set_interval tide.set_timeout tide.signal:on_abort
+  tide.signal:throw_if_aborted tide.spawn tide.stream.from tide.stream.generator tide.stream.lines
+  tide.stream.new tide.stream.producer tide.stream:close tide.stream:filter tide.stream:map
+  tide.stream:pull tide.stream:read tide.stream:take tide.task:await tide.task:cancel tide.task:catch
+  tide.task:finally tide.task:next tide.task:peek tide.task:state tide.task:traceback tide.tasks
+  tide.timeout_signal tide.timer:cancel tide.timer:ref tide.timer:unref
+]]):gmatch("%S+") do NO_OPTIONS[name] = true end
+
+-- Calls fn(opts) and returns what it raised; it must raise at once.
+local function raised(fn, opts)
+  local ok, res = pcall(fn, opts)
+  if ok and type(res) == "userdata" then res:catch(function() end) end
+  assert(not ok, "expected an error, got " .. tostring(res))
+  return res
+end
+
+describe("the option policy", function()
+  after_each(function()
+    tide.run() -- nothing was started that needs waiting for
+    tide.http.close()
+    collectgarbage() -- the clients the cases made
+  end)
+
+  it("lists every public function", function()
+    local public = {}
+    for _, e in ipairs(api.functions()) do
+      public[e.name] = true
+      assert(OPTIONS[e.name] or NO_OPTIONS[e.name],
+        e.name .. " is in neither OPTIONS nor NO_OPTIONS of spec/options_spec.lua")
+    end
+    for name in pairs(OPTIONS) do assert(public[name], name .. " is listed but not public") end
+    for name in pairs(NO_OPTIONS) do assert(public[name], name .. " is listed but not public") end
+  end)
+
+  local names = {}
+  for name in pairs(OPTIONS) do names[#names + 1] = name end
+  table.sort(names)
+  for _, name in ipairs(names) do
+    local case = OPTIONS[name]
+
+    it(name .. " raises a usage error for an unknown option", function()
+      local err = raised(case[1], { sigal = true })
+      assert.is_true(tide.is_error(err, "usage"), name .. " raised " .. tostring(err))
+      assert.equal(name .. ": unknown option 'sigal'", err.message)
+      assert.equal("usage: " .. name .. ": unknown option 'sigal'", tostring(err))
+    end)
+
+    if case.signal ~= false then
+      it(name .. " refuses a signal that is not a tide.signal", function()
+        local short = name:match("[^.:]+$")
+        assert.equal(("bad option 'signal' to '%s' (tide.signal expected, got number)"):format(short),
+          (tostring(raised(case[1], { signal = 5 })):gsub("^[^\n]-:%d+: ", "", 1)))
+      end)
+
+      it(name .. " accepts signal=", function()
+        local ctl = tide.abort_controller()
+        ctl:abort("stop")
+        local ok, p = pcall(case[1], { signal = ctl.signal })
+        assert(ok, p)
+        assert.same({ false, "stop" }, { tide.pawait(p) })
+      end)
+    end
+
+    it(name .. " accepts no options", function()
+      local ok, p = pcall(case[1], nil)
+      assert(ok, p)
+      if type(p) == "userdata" then p:catch(function() end) end
+    end)
+  end
+end)
