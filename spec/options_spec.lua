@@ -132,3 +132,21 @@ describe("the option policy", function()
     end)
   end
 end)
+
+describe("the Lua modules", function()
+  it("each return a table", function()
+    local dir = assert(package.searchpath("tide.check", package.path)):match("^(.*)/check%.lua$")
+    local names = {}
+    local ls = assert(io.popen("ls " .. dir))
+    for name in ls:lines() do
+      -- meta.lua holds declarations for editors and is never loaded.
+      if name:match("%.lua$") and name ~= "meta.lua" then names[#names + 1] = name:sub(1, -5) end
+    end
+    ls:close()
+    assert(#names > 10, "found only " .. #names .. " modules in " .. dir)
+    for _, name in ipairs(names) do
+      local modname = name == "init" and "tide" or "tide." .. name
+      assert.equal("table", type(require(modname)), modname)
+    end
+  end)
+end)

@@ -117,6 +117,7 @@ end
 
 --- Receives a value only if one is there already: the value, or nil (empty,
 --- or closed and drained).
+--- @return any
 function Channel:try_recv()
   check(self, "try_recv")
   return take(self)
@@ -124,6 +125,7 @@ end
 
 --- Closes the channel: waiting receivers get nil, waiting senders a
 --- `closed` error; values already in it can still be received.
+--- @return nil
 function Channel:close()
   check(self, "close")
   if self.closed then return end
@@ -141,6 +143,7 @@ function Channel:close()
 end
 
 --- The next value, awaited (the stream protocol; nil at the end).
+--- @return any
 function Channel:pull()
   check(self, "pull")
   return core.await(self:recv())

@@ -47,6 +47,8 @@ for name, method in pairs(Promise) do
   if task_methods[name] == nil then task_methods[name] = method end
 end
 
+-- The functions written in C are declared for editors in tide/meta.lua.
+--- @class tide
 local tide = {
   _VERSION = "tide scm",
 

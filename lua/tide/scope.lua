@@ -84,6 +84,7 @@ function Scope:spawn(fn, ...)
 end
 
 --- Cancels every child still running (they see `cancelled` errors).
+--- @param reason any
 function Scope:cancel(reason)
   check.self(self, Scope, "tide.scope", "scope", "cancel")
   local why = cancelled_error(reason)

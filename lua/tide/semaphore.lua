@@ -36,6 +36,7 @@ function Semaphore:acquire(opts)
 end
 
 --- Gives a permit back (to the first waiter, if any).
+--- @return nil
 function Semaphore:release()
   check(self, "release")
   local w = self.waiters:shift()

@@ -55,6 +55,7 @@ function Signal:on_abort(fn)
 end
 
 --- Raises the signal's reason if it has aborted.
+--- @return nil
 function Signal:throw_if_aborted()
   check.self(self, Signal, "tide.signal", "signal", "throw_if_aborted")
   if self.aborted then error(self.reason, 0) end

@@ -49,6 +49,7 @@ end
 
 --- The next item, or nil once the stream has ended (awaits as needed).
 --- Pulls from several tasks at once take turns: a source sees one at a time.
+--- @return any
 function Stream:pull()
   check_stream(self, "pull")
   while self._busy do await(self._busy) end
@@ -74,6 +75,7 @@ function Stream:read()
 end
 
 --- Stops the stream and releases what it holds; later pulls give nil.
+--- @return nil
 function Stream:close()
   check_stream(self, "close")
   if self.done then return end
@@ -90,6 +92,10 @@ function Stream:__tostring()
   return "tide.stream (" .. (self.done and "ended" or "open") .. ")"
 end
 
+--- What a function that makes a stream returns: `s, nil, nil, s`, so that
+--- a generic for closes it when left.
+--- @param s tide.stream
+--- @return tide.stream, nil, nil, tide.stream
 local function producer(s) return s, nil, nil, s end
 
 --- A stream of `f(item)` for each item; `f` may await.
