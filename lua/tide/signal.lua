@@ -171,8 +171,9 @@ end
 --- @return tide.signal|nil signal
 --- @return tide.promise|nil rejected
 function M.options(opts, fname, n, known, level)
+  if opts == nil then return nil, nil end
   check.options(opts, known, fname, n, (level or 2) + 1)
-  local sig = opts and opts.signal
+  local sig = opts.signal
   if sig and sig.aborted then return sig, core.reject(sig.reason) end
   return sig, nil
 end
