@@ -14,7 +14,7 @@ local signal = require "tide.signal"
 local check = require "tide.check"
 
 local spawn, cancel, cancelled_error = core.spawn, core.cancel, core.cancelled_error
-local setmetatable, type, error, pairs, next = setmetatable, type, error, pairs, next
+local setmetatable, error, pairs, next = setmetatable, error, pairs, next
 
 --- @class tide.scope
 local Scope = {}
@@ -136,9 +136,7 @@ end
 --- @return tide.promise|tide.scope
 local function scope(fn, opts)
   if fn == nil then return new_scope(core.current()) end
-  if type(fn) ~= "function" then
-    error(("bad argument #1 to 'scope' (function expected, got %s)"):format(type(fn)), 2)
-  end
+  check.callable(fn, 1, "scope")
   local sig, rejected = signal.options(opts, "tide.scope", 2)
   if rejected then return rejected end
   return signal.spawn(sig, function()
