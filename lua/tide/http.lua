@@ -517,6 +517,7 @@ Client.__close = Client.close
 -- ---------------------------------------------------------------------------
 -- The module
 
+--- @class tide.http  (get, post, ... are declared in tide/meta.lua)
 local M = { client = new_client, Response = Response }
 local default
 
