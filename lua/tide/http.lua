@@ -517,7 +517,8 @@ Client.__close = Client.close
 -- ---------------------------------------------------------------------------
 -- The module
 
---- @class tide.http  (get, post, ... are declared in tide/meta.lua)
+-- get, post, ... (made in a loop below) are declared in tide/meta.lua.
+--- @class tide.http
 local M = { client = new_client, Response = Response }
 local default
 
