@@ -65,6 +65,19 @@ function check.callable(v, n, fname, level)
   end
 end
 
+--- Raises unless argument `n` of `fname` is a number of seconds (not
+--- negative, not NaN).
+--- @param s any
+--- @param n integer
+--- @param fname string
+--- @param level integer|nil
+function check.seconds(s, n, fname, level)
+  if type(s) ~= "number" or s ~= s or s < 0 then
+    error(("bad argument #%d to '%s' (non-negative number expected, got %s)"):format(
+      n, short(fname), type(s) == "number" and tostring(s) or type(s)), (level or 2) + 1)
+  end
+end
+
 --- The length of a list: its `n` field if set, else `#list`. Raises if
 --- that is not a count (a non-negative integer up to MAX_COUNT).
 --- @param list table

@@ -121,10 +121,7 @@ end
 --- @param s number seconds
 --- @return tide.signal
 function M.timeout_signal(s)
-  if type(s) ~= "number" or s ~= s or s < 0 then
-    error(("bad argument #1 to 'timeout_signal' (non-negative number expected, got %s)"):format(
-      type(s) == "number" and tostring(s) or type(s)), 2)
-  end
+  check.seconds(s, 1, "timeout_signal")
   local signal = new_signal()
   core.set_timeout(function()
     abort(signal, core.error("timeout", ("timed out after %g s"):format(s), { seconds = s }))

@@ -4,8 +4,6 @@ local core = require "tide.core"
 local signal = require "tide.signal"
 local check = require "tide.check"
 
-local type, error, tostring = type, error, tostring
-
 local is_callable = check.is_callable
 
 local function timeout_error(s)
@@ -25,10 +23,7 @@ end
 --- @param opts {signal: tide.signal}|nil
 --- @return tide.promise
 local function timeout(s, work, opts)
-  if type(s) ~= "number" or s ~= s or s < 0 then
-    error(("bad argument #1 to 'timeout' (non-negative number expected, got %s)"):format(
-      type(s) == "number" and tostring(s) or type(s)), 2)
-  end
+  check.seconds(s, 1, "timeout")
   local sig, rejected = signal.options(opts, "tide.timeout", 3)
   if rejected then return rejected end
   local result, resolve, reject = core.deferred()
