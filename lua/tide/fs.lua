@@ -49,7 +49,7 @@ end
 -- `known`, default just signal=), then runs body() as a task and returns
 -- its promise, which follows opts.signal and names `path` in its errors.
 local function run(fname, n, known, path, opts, body)
-  local sig, rejected = signal.options(opts, "tide.fs." .. fname, n, known, 3)
+  local sig, rejected = signal.options(opts, "tide.fs." .. fname, n, known)
   if rejected then return rejected end
   return signal.spawn(sig, function()
     local ok, res = pcall(body)

@@ -398,7 +398,7 @@ local function retryable_status(status) return status == 429 or status == 502 or
 
 -- `fname` and `argn` name the function and the argument that opts is.
 local function send(client, opts, url, method, fname, argn)
-  local sig, rejected = signal.options(opts, fname, argn, options, 3)
+  local sig, rejected = signal.options(opts, fname, argn, options)
   local spec, upload = build_spec(client, opts, url or opts.url, method)
   if rejected then return rejected end
   local function attempt()
