@@ -1,0 +1,181 @@
+--- fuzz/ops/http.lua: operations for HTTP: requests, verbs, clients and responses, only to 127.0.0.1.
+
+return function(fz)
+  local tide = fz.tide
+  local op, call, call_np, A, G, P, A_stream, F = fz.op, fz.call, fz.call_np, fz.A, fz.G, fz.P, fz.A_stream, fz.F
+  local kind_of, bounded_source, all_streams = fz.kind_of, fz.bounded_source, fz.all_streams
+  local client_list, all_clients, follow, rand, chance = fz.client_list, fz.all_clients, fz.follow, fz.rand, fz.chance
+  local choose, TMP, BASE, CLIENT, RESP = fz.choose, fz.TMP, fz.BASE, fz.CLIENT, fz.RESP
+
+  -- Arguments
+
+  local HOSTPORT = BASE and BASE:match("^http://(.*)$") or "127.0.0.1:1"
+
+  local function url(relative)
+    local r = rand(24)
+    if BASE then
+      if r <= 7 then return BASE .. "/api/fast" end
+      if r <= 9 then return BASE .. "/api/users/7" end
+      if r == 10 then return BASE .. "/api/items/" .. rand(1000) end
+      if r == 11 then return BASE .. "/files/big.bin" end
+      if r == 12 then return BASE .. "/nope" end
+      if r == 13 then return BASE .. "/api/fast?x=1&y=%zz" end
+    end
+    if relative and r <= 16 then return choose { "/api/fast", "api/fast", "//api/users/7", "", "/nope" } end
+    return choose {
+      "http://127.0.0.1:1/", "ftp://x", "", "http://", "https://" .. HOSTPORT .. "/api/fast",
+      "http://[::1", "http://" .. HOSTPORT .. "/a b", "HTTP://" .. HOSTPORT .. "/api/fast",
+      "http://" .. HOSTPORT .. "/" .. ("x"):rep(9000), "http://user:pw@" .. HOSTPORT .. "/api/fast",
+      "http://127.0.0.1:99999/", "http://127.0.0.1:" .. HOSTPORT:match(":(%d+)$") .. "\0/api/fast",
+      42, {}, "file:///etc/passwd", "http://127.0.0.1/" }
+  end
+
+  local function headers()
+    return choose {
+      { ["X-Fuzz"] = "1" }, { ["Bad Name"] = "x" }, { ["X-Inj"] = "a\r\nInjected: yes" }, { ["X"] = {} },
+      { [1] = "x" }, { ["X-Num"] = 42 }, { ["Content-Type"] = "text/plain", Accept = "*/*" }, { [""] = "x" },
+      { ["X-Nul"] = "a\0b" }, {},
+    }
+  end
+
+  -- An upload body. Never a pool function: an endless source (one that never
+  -- returns nil and never awaits) would be pulled forever.
+  local function upload_body()
+    local r = rand(6)
+    local v
+    if r == 1 then return bounded_source(true) end
+    if r == 2 then
+      local ok, s = call_np("stream.from", tide.stream.from, { "a", "b", chance(0.2) and 42 or "c" })
+      if ok then all_streams[s] = true; return s end
+      return nil
+    end
+    if r == 3 then v = A_stream() elseif r == 4 then return ("y"):rep(choose { 10, 300000 }) else v = P() end
+    if type(v) == "function" or kind_of(v) == "tbl" then return bounded_source(true) end
+    return v
+  end
+
+  local HTTP_FIELDS = {
+    method = function() return choose { "GET", "POST", "HEAD", "PUT", "DELETE", "PATCH", "OPTIONS", "get", "BREW", "",
+                                         "G E T", "\0", P() } end,
+    query = function() return choose { { a = 1, b = "x y" }, { list = { 1, 2, 3 } }, { [1] = "x" }, { a = { {} } },
+                                        { a = true }, P() } end,
+    headers = function() return chance(0.9) and headers() or P() end,
+    body = upload_body,
+    json = function()
+      local cyc = {}
+      cyc.c = cyc
+      return choose { { a = 1 }, cyc, { f = print }, 0 / 0, "s", P() }
+    end,
+    form = function() return choose { { a = "1", b = 2 }, { a = {} }, P() } end,
+    timeout = function() return choose { 0.05, 1, 5, 0, -1, 0 / 0, math.huge, 1e308, 0.0001, P() } end,
+    connect_timeout = function() return choose { 0.05, 1, 0, -1, 0 / 0, math.huge, P() } end,
+    follow = function() return choose { true, false, P() } end,
+    max_redirects = function() return choose { 0, 1, 10, -1, -5, 0 / 0, 1e300, P() } end,
+    verify = function() return choose { true, false, P() } end,
+    ca_file = function() return choose { TMP .. "/missing.pem", TMP .. "/a", "", P() } end,
+    proxy = function() return choose { "http://127.0.0.1:1", "", "socks5://127.0.0.1:1", P() } end,
+    auth = function() return choose { { user = "u", password = "p" }, { user = 1 }, {}, P() } end,
+    aws_sigv4 = function()
+      return choose { { region = "us-east-1", service = "s3", key = "k", secret = "s" }, { region = 1 },
+                      { key = "k", secret = "s" }, P() }
+    end,
+    http_version = function() return choose { "1.1", "1.0", "2", "2-prior-knowledge", "3", "x", P() } end,
+    signal = function() return G("signal") end,
+    stream = function() return choose { true, false, P() } end,
+    on_progress = function() return F() end,
+    max_body_size = function() return choose { 10, 1e9, 0, -5, math.huge, 0 / 0, 1.5, P() } end,
+    buffer_size = function() return choose { 1024, 0, -1, 0 / 0, 1e12, 16, P() } end,
+    decompress = function() return choose { true, false, P() } end,
+    retry = function()
+      return choose { { attempts = 2, base = 0.001 }, { attempts = 0 }, { bogus = 1 }, { attempts = 3, base = 0 }, P() }
+    end,
+  }
+  local HTTP_FIELD_NAMES = {}
+  for k in pairs(HTTP_FIELDS) do HTTP_FIELD_NAMES[#HTTP_FIELD_NAMES + 1] = k end
+  table.sort(HTTP_FIELD_NAMES)
+
+  local function http_opts(with_url)
+    if chance(0.06) then return P() end
+    local o = {}
+    if with_url and chance(0.92) then o.url = url() end
+    if chance(0.5) then
+      -- a plausible request
+      if chance(0.3) then o.stream = true end
+      if chance(0.2) then o.method = choose { "GET", "POST", "HEAD" } end
+      if chance(0.1) then o.signal = G("signal") end
+      if chance(0.1) then o.max_body_size = choose { 10, 100000 } end
+      if chance(0.1) then o.on_progress = F() end
+      return o
+    end
+    for _, k in ipairs(HTTP_FIELD_NAMES) do
+      if chance(0.07) then o[k] = HTTP_FIELDS[k]() end
+    end
+    if chance(0.3) then o.timeout = choose { 0.2, 1, 2 } end
+    if chance(0.03) then o[choose { "bogus", 1, true }] = 1 end
+    return o
+  end
+
+  local function client_opts()
+    if chance(0.1) then return P() end
+    local o = {}
+    if chance(0.7) then o.base_url = choose { BASE or "http://127.0.0.1:1", (BASE or "") .. "/api/", "ftp://x", "" } end
+    if chance(0.3) then o.headers = headers() end
+    if chance(0.5) then o.timeout = choose { 0.5, 2, 0, -1, 0 / 0, math.huge } end
+    if chance(0.2) then o.max_connections = choose { 1, 4, 0, -1, 0 / 0, 1e300 } end
+    if chance(0.2) then o.max_per_host = choose { 1, 2, 0, -1, 0 / 0, 1e300 } end
+    if chance(0.2) then o.retry = choose { { attempts = 2, base = 0.001 }, { attempts = 0 }, { bogus = 1 } } end
+    if chance(0.03) then o.bogus = 1 end
+    return o
+  end
+
+  -- Operations
+
+  local VERBS = { "get", "post", "put", "patch", "delete", "head" }
+
+  op("http.request", 3, function()
+    local ok, p = call("http.request", tide.http.request, http_opts(true))
+    if ok and chance(0.8) then follow(p) end
+  end)
+  op("http.verb", 4, function()
+    local v = choose(VERBS)
+    local ok, p = call("http." .. v, tide.http[v], url(), chance(0.7) and http_opts(false) or nil)
+    if ok and chance(0.8) then follow(p) end
+  end)
+  op("http.client", 1, function()
+    call("http.client", tide.http.client, client_opts())
+    while #client_list > 8 do
+      local c = table.remove(client_list, 1)
+      if pcall(CLIENT.close, c) then all_clients[c] = nil else client_list[#client_list + 1] = c; break end
+    end
+  end)
+  op("client:request", 3, function()
+    local v = choose { "request", "get", "post", "put", "patch", "delete", "head" }
+    local ok, p
+    if v == "request" then
+      ok, p = call("client:request", CLIENT.request, A("client"), http_opts(true))
+    else
+      ok, p = call("client:" .. v, CLIENT[v], A("client"), url(true), chance(0.7) and http_opts(false) or nil)
+    end
+    if ok and chance(0.8) then follow(p) end
+  end)
+  op("client:close", 1, function() call("client:close", CLIENT.close, A("client")) end)
+  op("http.close", 1, function() call("http.close", tide.http.close) end)
+  op("response", 5, function()
+    local res = A("response")
+    local m = choose { "ok", "raise_for_status", "json", "header_values", "chunks", "lines", "close", "fields",
+                       "headers", "tostring", "chunks", "lines" }
+    if m == "fields" then
+      call("res fields", function(r) return r.status, r.url, r.http_version, r.body, r.timings end, res)
+    elseif m == "headers" then
+      call("res.headers", function(r, k) return r.headers[k] end, res,
+        choose { "content-type", "Content-Length", 1, P() })
+    elseif m == "tostring" then
+      call("tostring(res)", tostring, res)
+    elseif m == "header_values" then
+      call("res:header_values", RESP.header_values, res, choose { "server", "X-None", 42, P() })
+    else
+      local ok, s = call("res:" .. m, RESP[m], res)
+      if ok and kind_of(s) == "stream" then all_streams[s] = true end
+    end
+  end)
+end
