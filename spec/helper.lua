@@ -3,6 +3,8 @@
 -- Gives every spec:
 --   helper.run(fn, timeout)  tide.run(fn) that fails with the live tasks'
 --                            whereabouts instead of hanging past `timeout`
+--   helper.run_slow(fn, timeout)  the same, `timeout` (10) stretched by SLOW
+--   helper.misuse(fn, kind)  the message of the misuse error fn raises at once
 --   helper.expect(n)         a callback counter checked at the end of the test
 --   helper.setup()           call inside a describe: before/after each test it
 --                            checks that no task, timer, handle or fd leaked
@@ -35,6 +37,7 @@ helper.SLOW = PRELOAD:find("vgpreload", 1, true) and 10
 helper.RSS_MEANINGFUL = not PRELOAD:find("asan", 1, true) and not PRELOAD:find("vgpreload", 1, true)
 
 local lfs = require "lfs"
+local luassert = require "luassert"
 
 --- Number of open file descriptors of this process (listed in-process: a
 --- subprocess would race with the pipe it is read through).
@@ -113,6 +116,33 @@ function helper.run(fn, timeout, ...)
   end
   if not ok then error(res, 0) end
   return res
+end
+
+--- helper.run with a watchdog of `timeout` (default 10) s, stretched by
+--- helper.SLOW (for specs whose waits sanitizers and valgrind slow down).
+function helper.run_slow(fn, timeout) return helper.run(fn, (timeout or 10) * helper.SLOW) end
+
+--- The message of the misuse error fn raises at once (not a promise that
+--- rejects: one returned is caught, to keep stderr quiet, and fails the
+--- test): a `usage` tide.error's message, or a string error's text without
+--- the position in front, a position that must not point into tide's own
+--- files. With kind "usage", only a usage tide.error will do.
+function helper.misuse(fn, kind)
+  local ok, err = pcall(fn)
+  if ok and type(err) == "userdata" then pcall(err.catch, err, function() end) end
+  assert(not ok, "expected an error raised at once, got " .. tostring(err))
+  if tide.is_error(err) then
+    luassert.equal("usage", err.kind)
+    return err.message
+  end
+  assert(kind == nil, ("expected a %s error, got %s"):format(kind, tostring(err)))
+  luassert.is_string(err)
+  local where, msg = err:match("^([^\n]-):%d+: (.*)$")
+  if where then
+    assert(not where:find("tide/", 1, true), "the message points into tide's own source: " .. err)
+    return msg
+  end
+  return err
 end
 
 local expectations = {}

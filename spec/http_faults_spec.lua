@@ -15,7 +15,7 @@ local http = tide.http
 local SLOW = helper.SLOW
 
 -- helper.run with a watchdog of `timeout` (default 10) s, stretched by SLOW.
-local function run(fn, timeout) return helper.run(fn, (timeout or 10) * SLOW) end
+local run = helper.run_slow
 
 local ngx, flt
 

@@ -18,7 +18,7 @@ local ngx, flt -- the servers, started once for the file
 local SLOW = helper.SLOW
 
 -- helper.run with a watchdog of `timeout` (default 10) s, stretched by SLOW.
-local function run(fn, timeout) return helper.run(fn, (timeout or 10) * SLOW) end
+local run = helper.run_slow
 
 local RSS_MEANINGFUL = helper.RSS_MEANINGFUL
 
@@ -89,23 +89,7 @@ local function rss_mib()
   end
 end
 
--- The message of the misuse error fn raises: a `usage` tide error's
--- message, or a string error without a position inside tide's own files.
-local function misuse(fn)
-  local ok, err = pcall(fn)
-  assert(not ok, "expected an error")
-  if tide.is_error(err) then
-    assert.equal("usage", err.kind)
-    return err.message
-  end
-  assert.is_string(err)
-  local where, msg = err:match("^([^\n]-):%d+: (.*)$")
-  if where then
-    assert(not where:find("tide/", 1, true), "the message points into tide's own source: " .. err)
-    return msg
-  end
-  return err
-end
+local misuse = helper.misuse
 
 describe("tide.http", function()
   lazy_setup(function()

@@ -4,13 +4,6 @@
 local helper = require "spec.helper"
 local tide = require "tide"
 
-local function usage_error(fn)
-  local ok, err = pcall(fn)
-  assert.is_false(ok)
-  assert.is_true(tide.is_error(err, "usage"), "expected a usage error, got " .. tostring(err))
-  return err.message
-end
-
 describe("tide.spawn", function()
   helper.setup()
 
@@ -381,11 +374,11 @@ describe("tide.run", function()
 
   it("cannot be nested inside a task or a callback", function()
     local msg = tide.run(function()
-      return usage_error(function() tide.run(function() end) end)
+      return helper.misuse(function() tide.run(function() end) end, "usage")
     end)
     assert.equal("tide.run cannot be called inside a task: use tide.await", msg)
     local cb_msg
-    tide.set_timeout(function() cb_msg = usage_error(function() tide.run() end) end, 0)
+    tide.set_timeout(function() cb_msg = helper.misuse(function() tide.run() end, "usage") end, 0)
     tide.run()
     assert.equal("tide.run cannot be called while the event loop is running (loops do not nest): "
       .. "start the work with tide.spawn instead", cb_msg)
