@@ -91,7 +91,7 @@ return function(fz)
       print("fuzz: calls by name: " .. list_counts(S.per_op))
     end
     if #fz.held_back > 0 then
-      print(("fuzz: %d operation(s) known to crash were left out (--hostile runs them): %s"):format(
+      print(("fuzz: %d operation(s) known to crash or fail were left out (--hostile runs them): %s"):format(
         #fz.held_back, concat(fz.held_back, ", ")))
     end
     if r.deadline_hit then

@@ -3,9 +3,10 @@
 --
 -- fz.op(name, weight, fn [, flags]) adds an operation; ops/<area>.lua files
 -- call it. flags.known_crash = "why" marks an operation that crashes tide
--- today: it is left out unless --hostile is given (and listed in the
--- report), so that it can be switched on by deleting the flag once the bug
--- is fixed. --skip leaves out operations by name prefix.
+-- today, flags.known_bug = "why" one whose checks fail today: either is
+-- left out unless --hostile is given (and listed in the report), so that
+-- it can be switched on by deleting the flag once the bug is fixed. --skip
+-- leaves out operations by name prefix.
 --
 -- The driver runs stretches of steps, each one random operation, either at
 -- the top level or inside a main task (run, awaited or pawaited).
@@ -24,11 +25,12 @@ return function(fz)
     for _, prefix in ipairs(skipped) do
       if name:sub(1, #prefix) == prefix then return end
     end
-    if flags and flags.known_crash and not cfg.hostile then
-      fz.held_back[#fz.held_back + 1] = ("%s (%s)"):format(name, flags.known_crash)
+    local known = flags and (flags.known_crash or flags.known_bug)
+    if known and not cfg.hostile then
+      fz.held_back[#fz.held_back + 1] = ("%s (%s)"):format(name, known)
       return
     end
-    OPS[#OPS + 1] = { name = name, w = weight, fn = fn, known_crash = flags and flags.known_crash }
+    OPS[#OPS + 1] = { name = name, w = weight, fn = fn, known = known }
     total_weight = total_weight + weight
   end
 

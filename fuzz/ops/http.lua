@@ -1,4 +1,5 @@
---- fuzz/ops/http.lua: operations for HTTP: requests, verbs, clients and responses, only to 127.0.0.1.
+--- fuzz/ops/http.lua: operations for HTTP: requests, verbs, clients and responses, CR/LF/NUL in
+-- every string option, clients closed from their own callbacks; only to 127.0.0.1.
 
 return function(fz)
   local tide = fz.tide
@@ -178,4 +179,125 @@ return function(fz)
       if ok and kind_of(s) == "stream" then all_streams[s] = true end
     end
   end)
+
+  -- Hostile input (issue 15) -------------------------------------------------
+
+  --- s with CR, LF or NUL spliced in (often with a header line after it).
+  local function poisoned(s)
+    local bad = choose { "\r\n", "\n", "\r", "\0", "\r\nInjected: yes", "\0/../../admin" }
+    local at = rand(#s + 1) - 1
+    return s:sub(1, at) .. bad .. s:sub(at + 1)
+  end
+
+  local SIGV4_FIELDS = { "region", "service", "key", "secret" }
+
+  -- Every string option that reaches a request line or a header, each a
+  -- way to poison one of them (named for the report).
+  local POISON = {
+    url = function(o) o.url = poisoned(o.url) end,
+    method = function(o) o.method = poisoned(choose { "GET", "POST", "DELETE" }) end,
+    header_name = function(o) o.headers = { [poisoned("X-Fuzz")] = "1" } end,
+    header_value = function(o) o.headers = { ["X-Fuzz"] = poisoned("value") } end,
+    auth_user = function(o) o.auth = { user = poisoned("admin"), password = "pw" } end,
+    auth_password = function(o) o.auth = { user = "admin", password = poisoned("pw") } end,
+    aws_sigv4 = function(o)
+      local v4 = { region = "us-east-1", service = "s3", key = "AKID", secret = "s3cr3t" }
+      local k = choose(SIGV4_FIELDS)
+      v4[k] = poisoned(v4[k])
+      o.aws_sigv4 = v4
+    end,
+    proxy = function(o) o.proxy = poisoned("http://127.0.0.1:1") end,
+  }
+  local POISON_NAMES = {}
+  for k in pairs(POISON) do POISON_NAMES[#POISON_NAMES + 1] = k end
+  table.sort(POISON_NAMES)
+
+  local function settled_kind(e) return tide.is_error(e) and rawget(e, "kind") or type(e) end
+
+  -- A request with CR, LF or NUL in one string option. Strict: it must be
+  -- refused with a usage error (raised, or the rejection), never sent.
+  local function poisoned_request(strict)
+    local which = choose(POISON_NAMES)
+    local o = { url = (BASE or "http://127.0.0.1:1") .. "/api/fast", timeout = 2 }
+    POISON[which](o)
+    local ok, p
+    if strict or chance(0.7) then
+      ok, p = fz.call_np("http.request (CR/LF/NUL)", tide.http.request, o)
+    else
+      ok, p = fz.call_np("client:request (CR/LF/NUL)", CLIENT.request, A("client", 0.95), o)
+    end
+    if not strict then
+      if ok then follow(p) end
+      return
+    end
+    local what = ("a request with CR/LF/NUL in %s"):format(which)
+    if not ok then
+      if p ~= fz.BUDGET and not tide.is_error(p, "usage") then
+        fz.finding("poison raised " .. which, ("%s raised %s, not a usage error"):format(what, fz.describe(p)))
+      end
+      return
+    end
+    if kind_of(p) ~= "promise" then return end
+    fz.PM.next(p, function()
+      fz.finding("poison sent " .. which, what .. " was sent (it fulfilled) instead of being refused")
+    end, function(e)
+      local k = settled_kind(e)
+      -- (timeout and cancelled: stopped by the fuzzer before it settled)
+      if k ~= "usage" and k ~= "timeout" and k ~= "cancelled" then
+        fz.finding("poison sent " .. which, ("%s was sent (it failed with %s) instead of being refused"):format(
+          what, fz.describe(e)))
+      end
+    end)
+  end
+
+  op("http CR/LF/NUL", 2, function() poisoned_request(false) end)
+  op("http CR/LF/NUL refused", 1, function() poisoned_request(true) end,
+    { known_bug = "issue 15 items 8-9: CR/LF/NUL in string options are sent, or cut the request short" })
+
+  --- A client of its own (closed at the end with the others).
+  local function own_client()
+    local ok, c = fz.call_np("http.client", tide.http.client, { base_url = BASE or "http://127.0.0.1:1" })
+    if not ok or kind_of(c) ~= "client" then return nil end
+    fz.put(c)
+    return c
+  end
+
+  -- Closing the client from inside its own transfer: from the upload body
+  -- function (refused while the transfer runs, or done after it).
+  op("client:close in body", 1, function()
+    local c = chance(0.8) and own_client() or A("client")
+    local n = rand(3)
+    local body = function()
+      n = n - 1
+      pcall(CLIENT.close, c)
+      if n > 0 then return "chunk" end
+      return nil
+    end
+    local ok, p = call("client:post", CLIENT.post, c, "/api/fast", { body = body, timeout = 2 })
+    if ok then follow(p) end
+  end)
+
+  -- ... and from on_progress, where the final report comes after the
+  -- transfer is detached: close() frees the request the operation still
+  -- points at, and a later cancel frees it again (issue 15 item 1).
+  op("client:close in on_progress", 1, function()
+    local default = chance(0.2)
+    local c = not default and own_client() or nil
+    local on_progress = function()
+      if default then pcall(tide.http.close) else pcall(CLIENT.close, c) end
+    end
+    local ok, p
+    if default then
+      ok, p = call("http.get", tide.http.get, url(), { on_progress = on_progress, timeout = 2 })
+    else
+      ok, p = call("client:get", CLIENT.get, c, "/api/fast", { on_progress = on_progress, timeout = 2 })
+    end
+    if ok and chance(0.7) then
+      local okt, t = fz.call_np("tide.timeout", tide.timeout, fz.short_wait(), p)
+      if okt then follow(t) end
+    elseif ok then
+      follow(p)
+    end
+  end, { known_crash = "issue 15 item 1: closing a client from on_progress frees a request still in use" })
 end
+

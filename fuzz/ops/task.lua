@@ -1,11 +1,12 @@
---- fuzz/ops/task.lua: operations for tasks: spawning, cancelling, listing, tide.run with and without a function.
+--- fuzz/ops/task.lua: operations for tasks: spawning, cancelling, listing, tide.run with and without
+-- a function, coroutine.close on a task's coroutine.
 
 return function(fz)
   local tide = fz.tide
   local S = fz.S
   local op, call, call_np, do_call, A, P, F, put = fz.op, fz.call, fz.call_np, fz.do_call, fz.A, fz.P, fz.F, fz.put
   local kind_of, loop_running, long_timeouts, finding = fz.kind_of, fz.loop_running, fz.long_timeouts, fz.finding
-  local describe, reap, rand, chance, TM = fz.describe, fz.reap, fz.rand, fz.chance, fz.TM
+  local describe, reap, rand, chance, choose, TM = fz.describe, fz.reap, fz.rand, fz.chance, fz.choose, fz.TM
 
   op("tide.spawn", 7, function() call("tide.spawn", tide.spawn, F(), P(), P()) end)
   op("tide.async", 2, function()
@@ -65,4 +66,28 @@ return function(fz)
   op("tide.run()", 1, function()
     if chance(0.15) then run_idle() end
   end)
+
+  -- coroutine.close on a task's coroutine, from outside, while the task
+  -- waits (the body hands its coroutine out through coroutine.running());
+  -- then the task is cancelled, awaited, or left to the reaper. The task
+  -- must settle, rejected, and cancel cleanly (issue 15 item 2).
+  op("coroutine.close(task)", 2, function()
+    local box = {}
+    local wait = choose { 0, 0.001, 0.01 }
+    local ok, t = call_np("tide.spawn", tide.spawn, function()
+      box.co = coroutine.running()
+      tide.sleep(wait):await()
+      return "woke"
+    end)
+    if not ok or kind_of(t) ~= "task" or type(box.co) ~= "thread" then return end
+    put(t)
+    put(box.co)
+    call_np("coroutine.close", coroutine.close, box.co)
+    local r = rand(3)
+    if r == 1 then
+      call("task:cancel", TM.cancel, t, P())
+    elseif r == 2 then
+      call("await", fz.await, t)
+    end
+  end, { known_crash = "issue 15 item 2: cancelling a task whose coroutine was closed reads its emptied stack" })
 end
