@@ -91,8 +91,9 @@ return function(fz)
       print("fuzz: calls by name: " .. list_counts(S.per_op))
     end
     if #fz.held_back > 0 then
-      print(("fuzz: %d operation(s) known to crash or fail were left out (--hostile runs them): %s"):format(
-        #fz.held_back, concat(fz.held_back, ", ")))
+      print(("fuzz: %d operation(s) known to crash or fail were left out (--hostile runs them):"):format(
+        #fz.held_back))
+      for _, what in ipairs(fz.held_back) do print("  " .. what) end
     end
     if r.deadline_hit then
       print(("fuzz: note: the time limit (%.0f s) stopped the run after %d of %d calls"):format(

@@ -27,7 +27,7 @@ return function(fz)
     end
     local known = flags and (flags.known_crash or flags.known_bug)
     if known and not cfg.hostile then
-      fz.held_back[#fz.held_back + 1] = ("%s (%s)"):format(name, known)
+      fz.held_back[#fz.held_back + 1] = ("%s: %s"):format(name, known)
       return
     end
     OPS[#OPS + 1] = { name = name, w = weight, fn = fn, known = known }
