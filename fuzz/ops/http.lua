@@ -182,11 +182,21 @@ return function(fz)
 
   -- Hostile input (issue 15) -------------------------------------------------
 
-  --- s with CR, LF or NUL spliced in (often with a header line after it).
-  local function poisoned(s)
+  --- s with CR, LF or NUL spliced in (often with a header line after it),
+  --- after its first `keep` bytes (default 0).
+  local function poisoned(s, keep)
+    keep = keep or 0
     local bad = choose { "\r\n", "\n", "\r", "\0", "\r\nInjected: yes", "\0/../../admin" }
-    local at = rand(#s + 1) - 1
+    local at = keep + rand(#s - keep + 1) - 1
     return s:sub(1, at) .. bad .. s:sub(at + 1)
+  end
+
+  --- A URL poisoned after its host and port, never inside them: a host
+  --- cut short by a NUL ("127.0.0.") would be looked up in the DNS, and
+  --- the fuzzer talks to 127.0.0.1 only.
+  local function poisoned_url(u)
+    local origin = u:match("^%a+://[^/]*")
+    return poisoned(u, origin and #origin or #u)
   end
 
   local SIGV4_FIELDS = { "region", "service", "key", "secret" }
@@ -194,7 +204,7 @@ return function(fz)
   -- Every string option that reaches a request line or a header, each a
   -- way to poison one of them (named for the report).
   local POISON = {
-    url = function(o) o.url = poisoned(o.url) end,
+    url = function(o) o.url = poisoned_url(o.url) end,
     method = function(o) o.method = poisoned(choose { "GET", "POST", "DELETE" }) end,
     header_name = function(o) o.headers = { [poisoned("X-Fuzz")] = "1" } end,
     header_value = function(o) o.headers = { ["X-Fuzz"] = poisoned("value") } end,
@@ -206,7 +216,13 @@ return function(fz)
       v4[k] = poisoned(v4[k])
       o.aws_sigv4 = v4
     end,
-    proxy = function(o) o.proxy = poisoned("http://127.0.0.1:1") end,
+    proxy = function(o) o.proxy = poisoned_url("http://127.0.0.1:1/") end,
+    -- a client's defaults (the request goes through that client)
+    client_base_url = function(o, co)
+      co.base_url = poisoned_url((BASE or "http://127.0.0.1:1") .. "/api/")
+      o.url = "/api/fast"
+    end,
+    client_header = function(_, co) co.headers = { ["X-Fuzz"] = poisoned("default") } end,
   }
   local POISON_NAMES = {}
   for k in pairs(POISON) do POISON_NAMES[#POISON_NAMES + 1] = k end
@@ -219,9 +235,19 @@ return function(fz)
   local function poisoned_request(strict)
     local which = choose(POISON_NAMES)
     local o = { url = (BASE or "http://127.0.0.1:1") .. "/api/fast", timeout = 2 }
-    POISON[which](o)
+    local co = {}
+    POISON[which](o, co)
     local ok, p
-    if strict or chance(0.7) then
+    if next(co) ~= nil then
+      local c
+      ok, c = fz.call_np("http.client (CR/LF/NUL)", tide.http.client, co)
+      if ok and kind_of(c) == "client" then
+        fz.put(c)
+        ok, p = fz.call_np("client:request (CR/LF/NUL)", CLIENT.request, c, o)
+      else
+        p = c
+      end
+    elseif strict or chance(0.7) then
       ok, p = fz.call_np("http.request (CR/LF/NUL)", tide.http.request, o)
     else
       ok, p = fz.call_np("client:request (CR/LF/NUL)", CLIENT.request, A("client", 0.95), o)
