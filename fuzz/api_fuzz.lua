@@ -8,7 +8,8 @@
 -- combinators, cancellation, scopes, patterns, channels, streams, files in a
 -- temporary directory, HTTP against the local service at BASE) with
 -- arguments that are mostly plausible and often wrong: wrong types, wrong
--- counts, wrong order, methods called on the wrong object. Every call runs
+-- counts, wrong order, methods called on the wrong object, metamethods
+-- called directly, CR/LF/NUL in HTTP options. Every call runs
 -- under pcall; every error must be a string, a tide.error, or a value the
 -- fuzzer itself handed in. The results go back into the pool of values that
 -- later calls draw from. The loop is driven from the top level, from inside
@@ -26,8 +27,11 @@
 -- past a known bug, or to narrow one down); --verbose adds where the time
 -- went, what was made, and notes on the fuzzer's own helpers. Files are
 -- made only inside a fresh directory tide-fuzz-XXXXXX under --tmp (/tmp).
--- --hostile adds the operations marked known_crash (attacks that crash
--- tide today; the report lists what was left out without it).
+-- --hostile adds the operations marked known_crash or known_bug (attacks
+-- that crash tide, or fail their checks, today; the report lists what was
+-- left out without it).
+--
+-- Exit status: 0 pass, 1 findings, 2 bad usage, 3 hang.
 --
 -- Layout: this file is the driver; lib/ holds the machinery (cli, rng, the
 -- pool of values, the value generator, the harness that calls and judges,
@@ -36,7 +40,6 @@
 -- context that calls fz.op(name, weight, fn [, flags]). New API gets its
 -- operations in the ops file of its area, or in a new one (loaded without
 -- being listed here).
---
 local tide = require "tide"
 local core = require "tide.core"
 

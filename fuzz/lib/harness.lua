@@ -27,9 +27,11 @@ return function(fz)
                          lower = true, upper = true, sub = true, match = true, gsub = true, rep = true, next = true,
                          setmetatable = true, unpack = true, remove = true, sort = true, byte = true }
 
-  -- The fuzzer's own files: the driver, lib/ and ops/.
+  -- The fuzzer's own files: the driver, lib/ and ops/ (the chunk names are
+  -- paths from where it was started: fuzz/ops/x.lua or ./ops/x.lua).
   local function fuzz_side(where)
-    return where:find("api_fuzz%.lua$") or where:find("fuzz/lib/[%w_]+%.lua$") or where:find("fuzz/ops/[%w_]+%.lua$")
+    where = "/" .. where
+    return where:find("/api_fuzz%.lua$") or where:find("/lib/[%w_]+%.lua$") or where:find("/ops/[%w_]+%.lua$")
   end
 
   local function classify_string(s)
