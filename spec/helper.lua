@@ -4,6 +4,7 @@
 --   helper.run(fn, timeout)  tide.run(fn) that fails with the live tasks'
 --                            whereabouts instead of hanging past `timeout`
 --   helper.run_slow(fn, timeout)  the same, `timeout` (10) stretched by SLOW
+--   helper.raised(fn, ...)   what fn(...) raises at once, as raised
 --   helper.misuse(fn, kind)  the message of the misuse error fn raises at once
 --   helper.expect(n)         a callback counter checked at the end of the test
 --   helper.setup()           call inside a describe: before/after each test it
@@ -122,15 +123,22 @@ end
 --- helper.SLOW (for specs whose waits sanitizers and valgrind slow down).
 function helper.run_slow(fn, timeout) return helper.run(fn, (timeout or 10) * helper.SLOW) end
 
+--- What fn(...) raised, as raised; it must raise at once (a promise it
+--- returns instead is caught, to keep stderr quiet, and fails the test).
+function helper.raised(fn, ...)
+  local ok, res = pcall(fn, ...)
+  if ok and type(res) == "userdata" then pcall(res.catch, res, function() end) end
+  assert(not ok, "expected an error raised at once, got " .. tostring(res))
+  return res
+end
+
 --- The message of the misuse error fn raises at once (not a promise that
 --- rejects: one returned is caught, to keep stderr quiet, and fails the
 --- test): a `usage` tide.error's message, or a string error's text without
 --- the position in front, a position that must not point into tide's own
 --- files. With kind "usage", only a usage tide.error will do.
 function helper.misuse(fn, kind)
-  local ok, err = pcall(fn)
-  if ok and type(err) == "userdata" then pcall(err.catch, err, function() end) end
-  assert(not ok, "expected an error raised at once, got " .. tostring(err))
+  local err = helper.raised(fn)
   if tide.is_error(err) then
     luassert.equal("usage", err.kind)
     return err.message

@@ -3,6 +3,7 @@
 -- function, before it starts anything. The table below lists every public
 -- function (spec/support/api.lua walks them): a new function must be added
 -- to OPTIONS or to NO_OPTIONS, or this spec fails.
+local helper = require "spec.helper"
 local tide = require "tide"
 local api = require "spec.support.api"
 
@@ -71,12 +72,7 @@ for name in ([[
 ]]):gmatch("%S+") do NO_OPTIONS[name] = true end
 
 -- Calls fn(opts) and returns what it raised; it must raise at once.
-local function raised(fn, opts)
-  local ok, res = pcall(fn, opts)
-  if ok and type(res) == "userdata" then res:catch(function() end) end
-  assert(not ok, "expected an error, got " .. tostring(res))
-  return res
-end
+local raised = helper.raised
 
 describe("the option policy", function()
   after_each(function()
