@@ -175,6 +175,9 @@ static void push_task(lua_State *L, tide_ctx *ctx, tide_task *task) {
 #define HIJACKED_MESSAGE                                                                 \
   "a tide task's coroutine was resumed with coroutine.resume: tide resumes its tasks "   \
   "itself"
+#define CLOSED_MESSAGE                                                                   \
+  "a tide task's coroutine was closed from outside (coroutine.close) while it waited; "  \
+  "cancel the task instead"
 
 /* Ends a task whose coroutine was driven behind tide's back, with a usage
  * error saying how. */
@@ -223,8 +226,8 @@ static void task_run(lua_State *L, tide_ctx *ctx, lua_State *co, int nargs) {
 void tide_task_wake(lua_State *L, tide_ctx *ctx, lua_State *co) {
   tide_task *task = tide_task_of(co);
   if (task->hijacked || lua_status(co) != LUA_YIELD) {
-    /* Someone else resumed it: it cannot be resumed here; it fails. */
-    fail_misused(L, ctx, task, HIJACKED_MESSAGE);
+    /* Someone else resumed or closed it: it cannot be resumed here; it fails. */
+    fail_misused(L, ctx, task, task->hijacked ? HIJACKED_MESSAGE : CLOSED_MESSAGE);
     return;
   }
   task->run = TIDE_TASK_RUNNING;
@@ -266,12 +269,17 @@ void tide_spawn(lua_State *L, tide_ctx *ctx, int fn, int nargs) {
 }
 
 /* Pushes the promise that the waiting task at t awaits: the first argument
- * of the await frame its coroutine is suspended in. */
+ * of the await frame its coroutine is suspended in (nil if coroutine.close
+ * emptied that stack). */
 static void push_awaited(lua_State *L, int t) {
   lua_State *co;
   lua_getiuservalue(L, t, TIDE_UV_AUX);
   co = lua_tothread(L, -1);
   lua_pop(L, 1);
+  if (lua_status(co) != LUA_YIELD || lua_gettop(co) < 1) {
+    lua_pushnil(L);
+    return;
+  }
   lua_pushvalue(co, 1);
   lua_xmove(co, L, 1);
 }
@@ -298,6 +306,16 @@ static void task_cancel(lua_State *L, tide_ctx *ctx, int t, int err) {
   if (task->run == TIDE_TASK_WAITING) {
     lua_State *co;
     if (task->delivering) return;
+    lua_getiuservalue(L, t, TIDE_UV_AUX);
+    co = lua_tothread(L, -1);
+    lua_pop(L, 1);
+    if (lua_status(co) != LUA_YIELD) {
+      /* coroutine.close emptied its stack: nothing is left to deliver the
+       * error to, so the task ends here, saying why. */
+      cancel_children(L, ctx, task, err);
+      fail_misused(L, ctx, task, task->hijacked ? HIJACKED_MESSAGE : CLOSED_MESSAGE);
+      return;
+    }
     /* Stop waiting for what it awaited, then queue the error for it: its
      * await raises the error kept in UV_TARGET. The task itself stands in
      * for the awaited promise, so that a wakeup for the old one is stale. */
