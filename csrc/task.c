@@ -13,6 +13,7 @@
  * Ownership: an operation (timer, transfer, child task) started while a task
  * runs belongs to that task. Cancelling the task cancels those operations and
  * delivers a `cancelled` error at the task's await. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "tide.h"
@@ -612,9 +613,14 @@ static int m_traceback(lua_State *L) {
 
 /* tide.tasks() -> list of {task=, status=, awaiting=, where=} for every
  * unfinished task, oldest first. */
+static int cmp_ref(const void *a, const void *b) {
+  lua_Integer x = *(const lua_Integer *)a, y = *(const lua_Integer *)b;
+  return (x > y) - (x < y);
+}
+
 static int l_tasks(lua_State *L) {
   tide_ctx *ctx = tide_ctx_up(L);
-  lua_Integer n = 0;
+  lua_Integer n = 0, *refs;
   lua_settop(L, 0);
   lua_newtable(L);                                 /* 1: result */
   lua_rawgeti(L, LUA_REGISTRYINDEX, ctx->anchors); /* 2 */
@@ -628,17 +634,18 @@ static int l_tasks(lua_State *L) {
     }
     lua_pop(L, 1);
   }
-  lua_getglobal(L, "table");
-  if (lua_istable(L, -1)) {
-    lua_getfield(L, -1, "sort");
-    lua_pushvalue(L, 3);
-    lua_call(L, 1, 0);
+  /* Oldest first: sorted here, not with whatever the global table.sort is. */
+  refs = lua_newuserdatauv(L, sizeof *refs * (size_t)(n ? n : 1), 0);
+  for (lua_Integer i = 1; i <= n; i++) {
+    lua_rawgeti(L, 3, i);
+    refs[i - 1] = lua_tointeger(L, -1);
+    lua_pop(L, 1);
   }
-  lua_pop(L, 1);
+  qsort(refs, (size_t)n, sizeof *refs, cmp_ref);
+  lua_replace(L, 3); /* 3: the sorted refs */
   for (lua_Integer i = 1; i <= n; i++) {
     tide_task *task;
-    lua_rawgeti(L, 3, i);
-    lua_rawget(L, 2); /* 4: task */
+    lua_rawgeti(L, 2, refs[i - 1]); /* 4: task */
     task = lua_touserdata(L, 4);
     lua_createtable(L, 0, 4); /* 5 */
     lua_pushvalue(L, 4);
