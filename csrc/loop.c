@@ -103,6 +103,24 @@ void tide_call_cb(lua_State *L, tide_ctx *ctx, int nargs) {
 /* ---------------------------------------------------------------------------
  * Unhandled rejections */
 
+static int tostring_unprotected(lua_State *L) {
+  luaL_tolstring(L, 1, NULL);
+  return 1;
+}
+
+/* Pushes tostring(value at idx), or a fallback text when that raises (a
+ * __tostring that fails, or runs out of memory): reporting never fails. */
+static const char *safe_tostring(lua_State *L, int idx) {
+  idx = lua_absindex(L, idx);
+  lua_pushcfunction(L, tostring_unprotected);
+  lua_pushvalue(L, idx);
+  if (lua_pcall(L, 1, 1, 0) != LUA_OK || lua_type(L, -1) != LUA_TSTRING) {
+    lua_pop(L, 1);
+    lua_pushfstring(L, "(a %s whose __tostring raised an error)", luaL_typename(L, idx));
+  }
+  return lua_tostring(L, -1);
+}
+
 /* The default handler: writes the reason, and the failed task's traceback
  * when there is one, to stderr. (reason, promise [, traceback]) */
 static int default_unhandled(lua_State *L) {
@@ -110,7 +128,7 @@ static int default_unhandled(lua_State *L) {
   tide_promise *p = tide_topromise(L, ctx, 2);
   const char *tb = NULL;
   lua_settop(L, 3);
-  luaL_tolstring(L, 1, NULL);
+  safe_tostring(L, 1);
   if (lua_type(L, 3) == LUA_TSTRING) {
     tb = lua_tostring(L, 3);
   } else if (p && p->kind == TIDE_K_TASK &&
@@ -140,8 +158,7 @@ static void report(lua_State *L, tide_ctx *ctx, int err, int p, int tb) {
     lua_pushnil(L);
   if (lua_pcall(L, 3, 0, 0) != LUA_OK) {
     /* A failing handler must still not lose anything. */
-    fprintf(stderr, "tide: the on_unhandled handler raised: %s\n",
-            luaL_tolstring(L, -1, NULL));
+    fprintf(stderr, "tide: the on_unhandled handler raised: %s\n", safe_tostring(L, -1));
     lua_pop(L, 2);
   }
 }
