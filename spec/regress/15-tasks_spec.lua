@@ -1,0 +1,114 @@
+-- Regressions of issue 15 (hostile input) in tasks and reports: a task's
+-- coroutine closed from outside, a replaced table.sort, a reason whose
+-- __tostring raises, and the cost of cancelling a task.
+local helper = require "spec.helper"
+local tide = require "tide"
+
+describe("a task whose coroutine was closed with coroutine.close", function()
+  helper.setup()
+
+  -- The crash took the process down: run it in a child so busted survives.
+  it("settles with a usage error when cancelled, without crashing", function()
+    local out, status = helper.lua([[
+      local tide = require "tide"
+      tide.run(function()
+        local co
+        local t = tide.spawn(function()
+          co = coroutine.running()
+          tide.sleep(10):await()
+        end)
+        assert(coroutine.close(co))
+        print("tasks", #tide.tasks(), tide.tasks()[2].awaiting)
+        print("cancel", t:cancel())
+        local ok, err = tide.pawait(t)
+        print("settled", ok, tide.is_error(err, "usage"), err.message)
+      end)
+      print("done")
+    ]])
+    assert.equal(0, status, out)
+    assert.matches("tasks\t2\tnil", out, 1, true)
+    assert.matches("cancel\ttrue", out, 1, true)
+    assert.matches("settled\tfalse\ttrue\ta tide task's coroutine was closed from outside "
+      .. "(coroutine.close) while it waited; cancel the task instead", out, 1, true)
+    assert.matches("done", out, 1, true)
+  end)
+
+  it("settles with the same error when what it awaited settles", function()
+    local co
+    local p, resolve = tide.deferred()
+    local t = tide.spawn(function()
+      co = coroutine.running()
+      p:await()
+    end)
+    assert.is_true(coroutine.close(co))
+    resolve(1)
+    local err = helper.rejection(t)
+    assert.is_true(tide.is_error(err, "usage"))
+    assert.matches("closed from outside", err.message, 1, true)
+  end)
+end)
+
+describe("tide.tasks", function()
+  helper.setup()
+
+  -- With a sort that put a key naming no task in the list, tide.tasks()
+  -- dereferenced NULL: run it in a child.
+  it("does not use the global table.sort", function()
+    local out, status = helper.lua([[
+      local tide = require "tide"
+      tide.run(function()
+        local t = tide.spawn(function() tide.sleep(0.01):await() end)
+        table.sort = function(list) list[1] = "not a ref" end
+        local list = tide.tasks()
+        print("replaced", #list, list[2].task == t)
+        table.sort = nil
+        print("removed", #tide.tasks())
+        table = nil
+        print("no table library", #tide.tasks())
+        t:await()
+      end)
+    ]])
+    assert.equal(0, status, out)
+    assert.matches("replaced\t2\ttrue\nremoved\t2\nno table library\t2\n", out)
+  end)
+
+  it("lists tasks oldest first", function()
+    local ts = {}
+    for i = 1, 5 do ts[i] = tide.spawn(function() tide.sleep(0.01):await() end) end
+    local list = tide.tasks()
+    assert.equal(5, #list)
+    for i = 1, 5 do assert.equal(ts[i], list[i].task) end
+    tide.await(tide.all(ts))
+  end)
+end)
+
+describe("reporting an unhandled rejection", function()
+  helper.setup()
+
+  it("never fails, even when the reason's __tostring raises", function()
+    local out, status = helper.lua([[
+      local tide = require "tide"
+      local bad = setmetatable({}, { __tostring = function(self) error(self) end })
+      local ok, res = pcall(tide.run, function()
+        tide.spawn(function() error(bad) end)
+        tide.sleep(0.01):await()
+        return "main finished"
+      end)
+      print("run", ok, res)
+      -- A handler that itself raises such a value.
+      tide.on_unhandled(function() error(bad) end)
+      ok, res = pcall(tide.run, function()
+        tide.spawn(function() error("plain") end)
+        tide.sleep(0.01):await()
+        return "main finished again"
+      end)
+      print("run", ok, res)
+    ]])
+    assert.equal(0, status, out)
+    assert.matches("run\ttrue\tmain finished\n", out, 1, true)
+    assert.matches("run\ttrue\tmain finished again\n", out, 1, true)
+    assert.matches("tide: unhandled rejection: (a table whose __tostring raised an error)", out, 1, true)
+    assert.matches("tide: the on_unhandled handler raised: (a table whose __tostring raised an error)",
+      out, 1, true)
+  end)
+end)
