@@ -93,9 +93,15 @@ tide_task *tide_current(tide_ctx *ctx, lua_State *L) {
 }
 
 /* Message handler of the task's pcall: keeps the traceback of the failing
- * coroutine (keyed by the coroutine) and returns the error unchanged. */
+ * coroutine (keyed by the coroutine) and returns the error unchanged. A task
+ * ended by its own cancellation is not a failure (task_finish makes it
+ * quiet): it gets no traceback, which would cost more than the rest of the
+ * cancellation (luaL_traceback searches package.loaded for every frame). */
 static int task_msgh(lua_State *L) {
-  tide_ctx *ctx = tide_ctx_get(L);
+  tide_ctx *ctx;
+  tide_task *task = tide_task_of(L);
+  if (task && task->cancelled && tide_is_error(L, 1, "cancelled")) return 1;
+  ctx = tide_ctx_get(L);
   lua_rawgeti(L, LUA_REGISTRYINDEX, ctx->tracebacks);
   lua_pushthread(L);
   luaL_traceback(L, L, NULL, 1);
