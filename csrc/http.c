@@ -1419,7 +1419,7 @@ void tide_http_open(lua_State *L, tide_ctx *ctx) {
   lua_setfield(L, -2, "__index");
   lua_pushcfunction(L, m_client_gc);
   lua_setfield(L, -2, "__gc");
-  lua_pushlightuserdata(L, ctx);
+  tide_push_ctx(L, ctx);
   lua_pushcclosure(L, m_client_close, 1);
   lua_setfield(L, -2, "__close");
   lua_pop(L, 1);
@@ -1428,7 +1428,7 @@ void tide_http_open(lua_State *L, tide_ctx *ctx) {
   lua_newtable(L);
   tide_setfuncs(L, ctx, transfer_methods);
   lua_setfield(L, -2, "__index");
-  lua_pushlightuserdata(L, ctx);
+  tide_push_ctx(L, ctx);
   lua_pushcclosure(L, m_transfer_close, 1);
   lua_pushvalue(L, -1);
   lua_setfield(L, -3, "__gc");

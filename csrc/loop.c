@@ -24,8 +24,21 @@ tide_ctx *tide_ctx_get(lua_State *L) {
   return box ? *box : NULL;
 }
 
+tide_ctx *tide_ctx_check(lua_State *L, int box) {
+  tide_ctx **b = lua_touserdata(L, box);
+  if (b == NULL || *b == NULL)
+    luaL_error(L, "tide cannot be used any more: the Lua state is closing (this "
+                  "finalizer runs after tide's own)");
+  return *b;
+}
+
+void tide_push_ctx(lua_State *L, tide_ctx *ctx) {
+  (void)ctx;
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &ctx_key);
+}
+
 void tide_setfuncs(lua_State *L, tide_ctx *ctx, const luaL_Reg *funcs) {
-  lua_pushlightuserdata(L, ctx);
+  tide_push_ctx(L, ctx);
   luaL_setfuncs(L, funcs, 1);
 }
 
@@ -181,7 +194,7 @@ static int l_on_unhandled(lua_State *L) {
   lua_settop(L, 1);
   lua_rawgeti(L, LUA_REGISTRYINDEX, ctx->on_unhandled);
   if (lua_isnil(L, 1)) {
-    lua_pushlightuserdata(L, ctx);
+    tide_push_ctx(L, ctx);
     lua_pushcclosure(L, default_unhandled, 1);
   } else {
     lua_pushvalue(L, 1);
@@ -650,6 +663,9 @@ tide_ctx *tide_ctx_new(lua_State *L) {
   lua_Alloc alloc;
   const char *stress;
   if (ctx) return ctx;
+  /* An emptied box: the state is closing, and no new context could be freed. */
+  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &ctx_key) != LUA_TNIL) tide_ctx_check(L, -1);
+  lua_pop(L, 1);
   alloc = lua_getallocf(L, &ud);
   ctx = alloc(ud, NULL, 0, sizeof *ctx);
   if (!ctx) luaL_error(L, "tide: not enough memory");
@@ -675,7 +691,7 @@ tide_ctx *tide_ctx_new(lua_State *L) {
   tide_ring_init(L, &ctx->rejections, 16);
   ctx->anchors = new_ref_table(L);
   ctx->tracebacks = new_ref_table(L);
-  lua_pushlightuserdata(L, ctx);
+  tide_push_ctx(L, ctx);
   lua_pushcclosure(L, default_unhandled, 1);
   ctx->on_unhandled = luaL_ref(L, LUA_REGISTRYINDEX);
   lua_pushboolean(L, 0);

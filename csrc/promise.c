@@ -405,7 +405,7 @@ void tide_thenable_job(lua_State *L, tide_ctx *ctx) {
   unsigned char *called;
   lua_rawgeti(L, job, 3); /* then */
   lua_rawgeti(L, job, 2); /* x */
-  lua_pushlightuserdata(L, ctx);
+  tide_push_ctx(L, ctx);
   lua_rawgeti(L, job, 1);
   called = lua_newuserdatauv(L, 1, 0);
   *called = 0;
@@ -455,10 +455,11 @@ static int resolver_reject(lua_State *L) {
 
 /* stack: ... promise -> ... promise resolve reject */
 static void push_resolvers(lua_State *L, tide_ctx *ctx) {
-  lua_pushlightuserdata(L, ctx);
-  lua_pushvalue(L, -2);
-  lua_pushcclosure(L, resolver_resolve, 2);
-  lua_pushlightuserdata(L, ctx);
+  tide_push_ctx(L, ctx);
+  lua_pushvalue(L, -1);
+  lua_pushvalue(L, -3);
+  lua_pushcclosure(L, resolver_resolve, 2); /* promise ctx resolve */
+  lua_insert(L, -2);
   lua_pushvalue(L, -3);
   lua_pushcclosure(L, resolver_reject, 2);
 }

@@ -581,10 +581,10 @@ static int l_operation(lua_State *L) {
   lua_pushvalue(L, 1);
   lua_setiuservalue(L, 2, 2);
   tide_op_start(L, ctx, 2, &op->op, &lua_op_class);
-  lua_pushlightuserdata(L, ctx);
+  lua_pushvalue(L, lua_upvalueindex(1));
   lua_pushvalue(L, 2);
   lua_pushcclosure(L, lua_op_resolve, 2);
-  lua_pushlightuserdata(L, ctx);
+  lua_pushvalue(L, lua_upvalueindex(1));
   lua_pushvalue(L, 2);
   lua_pushcclosure(L, lua_op_reject, 2);
   return 3;

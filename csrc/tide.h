@@ -340,7 +340,14 @@ struct tide_ctx {
   int closed;
 };
 
-#define tide_ctx_up(L) ((tide_ctx *)lua_touserdata(L, lua_upvalueindex(1)))
+/* C functions get the context through upvalue 1: the box that the context's
+ * finalizer empties, so that a call from a finalizer that runs after it (an
+ * object given a __gc before tide was required) raises instead of touching
+ * freed memory. */
+#define tide_ctx_up(L) tide_ctx_check(L, lua_upvalueindex(1))
+tide_ctx *tide_ctx_check(lua_State *L, int box);
+/* Pushes the context's box, for upvalue 1 of a new C closure. */
+void tide_push_ctx(lua_State *L, tide_ctx *ctx);
 
 /* From a libuv callback: records ev and ends the current loop iteration
  * (the loop then does not block in poll). */

@@ -389,7 +389,7 @@ void tide_timer_open(lua_State *L, tide_ctx *ctx) {
   lua_newtable(L);
   tide_setfuncs(L, ctx, methods);
   lua_setfield(L, -2, "__index");
-  lua_pushlightuserdata(L, ctx);
+  tide_push_ctx(L, ctx);
   lua_pushcclosure(L, m_timer_cancel, 1);
   lua_setfield(L, -2, "__close");
   lua_pushcfunction(L, m_timer_tostring);
