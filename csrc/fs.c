@@ -15,6 +15,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "tide.h"
 
@@ -325,6 +326,14 @@ static int l_close(lua_State *L) {
   return started(L, ctx, q, uv_fs_close(&ctx->loop, &q->req, fd, fs_cb), NULL);
 }
 
+/* core.fs_close_now(fd): closes fd at once, on this thread, ignoring errors.
+ * For finalizers, which must not start operations (and may run after the
+ * context is gone: this one does not use it). */
+static int l_close_now(lua_State *L) {
+  close(check_fd(L, 1));
+  return 0;
+}
+
 #define READ_MAX (64 * 1024 * 1024)
 
 /* core.fs_read(fd, size [, offset]) -> promise of a string ("" at the end).
@@ -440,9 +449,10 @@ static int l_rename(lua_State *L) {
 
 void tide_fs_open(lua_State *L, tide_ctx *ctx) {
   static const luaL_Reg funcs[] = {
-      {"fs_open", l_open},       {"fs_close", l_close},   {"fs_read", l_read},
-      {"fs_write", l_write},     {"fs_stat", l_stat},     {"fs_fstat", l_fstat},
-      {"fs_scandir", l_scandir}, {"fs_mkdir", l_mkdir},   {"fs_rmdir", l_rmdir},
-      {"fs_unlink", l_unlink},   {"fs_rename", l_rename}, {NULL, NULL}};
+      {"fs_open", l_open},   {"fs_close", l_close},     {"fs_close_now", l_close_now},
+      {"fs_read", l_read},   {"fs_write", l_write},     {"fs_stat", l_stat},
+      {"fs_fstat", l_fstat}, {"fs_scandir", l_scandir}, {"fs_mkdir", l_mkdir},
+      {"fs_rmdir", l_rmdir}, {"fs_unlink", l_unlink},   {"fs_rename", l_rename},
+      {NULL, NULL}};
   tide_setfuncs(L, ctx, funcs);
 }

@@ -126,9 +126,13 @@ function fs.lines(path)
   check_path(path, "lines")
   -- `opening` is the open in flight: if the wait for it fails (the reader
   -- was cancelled, or cannot wait where it is) the file may still open
-  -- later, and close() must then close it.
-  local fd, opening, closed = nil, nil, false
+  -- later, and close() must then close it. The descriptor lives in `file`,
+  -- whose finalizer closes it when the stream is dropped unclosed (as
+  -- io.lines does): only the stream's functions reach `file`.
+  local file = setmetatable({}, { __gc = function(f) if f.fd then core.fs_close_now(f.fd) end end })
+  local opening, closed = nil, false
   local function read()
+    local fd = file.fd
     local ok, chunk = pcall(function()
       if fd == nil then
         opening = opening or core.fs_open(path, "r")
@@ -140,6 +144,7 @@ function fs.lines(path)
           return nil
         end
         fd = opened
+        file.fd = fd
       end
       local more = core.fs_read(fd, CHUNK):await()
       return more ~= "" and more or nil
@@ -153,9 +158,9 @@ function fs.lines(path)
       opening:next(function(late) core.fs_close(late):catch(function() end) end, function() end)
       opening = nil
     end
-    if fd then
-      core.fs_close(fd):catch(function() end)
-      fd = nil
+    if file.fd then
+      core.fs_close(file.fd):catch(function() end)
+      file.fd = nil
     end
   end)
 end
