@@ -12,6 +12,9 @@ describe("a tide.fs.lines stream dropped unclosed", function()
     f:write("one\ntwo\nthree\n")
     f:close()
     local before = helper.open_fds()
+    -- No collection until they are all dropped, to see that they held files.
+    collectgarbage("stop")
+    finally(function() collectgarbage("restart") end)
     helper.run(function()
       for _ = 1, 200 do
         local lines = tide.fs.lines(path)
@@ -19,6 +22,7 @@ describe("a tide.fs.lines stream dropped unclosed", function()
       end
       assert.is_true(helper.open_fds() >= before + 100, "the streams did not hold their files")
     end)
+    collectgarbage("restart")
     collectgarbage()
     collectgarbage()
     assert.equal(before, helper.open_fds())

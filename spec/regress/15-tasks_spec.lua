@@ -71,15 +71,6 @@ describe("tide.tasks", function()
     assert.equal(0, status, out)
     assert.matches("replaced\t2\ttrue\nremoved\t2\nno table library\t2\n", out)
   end)
-
-  it("lists tasks oldest first", function()
-    local ts = {}
-    for i = 1, 5 do ts[i] = tide.spawn(function() tide.sleep(0.01):await() end) end
-    local list = tide.tasks()
-    assert.equal(5, #list)
-    for i = 1, 5 do assert.equal(ts[i], list[i].task) end
-    tide.await(tide.all(ts))
-  end)
 end)
 
 describe("reporting an unhandled rejection", function()
