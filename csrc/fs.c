@@ -11,9 +11,16 @@
  * promise. Cancelling the promise asks libuv to cancel the request and
  * settles at once; the request is freed when libuv gives it back. Failures
  * reject with `fs` errors carrying libuv's error name, the path and the
- * call. */
+ * call.
+ *
+ * libuv can only cancel work that has not started, and a started open of a
+ * FIFO blocks its pool thread until the other end opens: a cancelled open
+ * of a FIFO, and every such open when the state closes (which waits for the
+ * pool), is unblocked by opening the FIFO once ourselves. Requests in the
+ * pool are listed in the context (core.stats().fs counts them). */
 #include <fcntl.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -39,8 +46,9 @@ typedef struct fs_req {
   int data_ref; /* anchor of a write's data while libuv uses it */
   char *buf;    /* a read's buffer */
   size_t buf_len;
-  uint8_t call;     /* fs_call: what the result looks like */
-  const char *name; /* the call, for error messages */
+  uint8_t call;               /* fs_call: what the result looks like */
+  const char *name;           /* the call, for error messages */
+  struct fs_req *prev, *next; /* ctx->fs_reqs, while libuv holds it */
 } fs_req;
 
 struct fs_op {
@@ -186,7 +194,15 @@ static void req_free(lua_State *L, tide_ctx *ctx, fs_req *q) {
   req_release(ctx, q);
 }
 
-static void fs_discard(tide_ctx *ctx, tide_io *io) { req_release(ctx, IO_OF(io)); }
+static void fs_discard(tide_ctx *ctx, tide_io *io) {
+  fs_req *q = IO_OF(io);
+  if (q->call == FS_OPEN && q->req.result >= 0) {
+    uv_fs_t close_req;
+    uv_fs_close(&ctx->loop, &close_req, (uv_file)q->req.result, NULL);
+    uv_fs_req_cleanup(&close_req);
+  }
+  req_release(ctx, q);
+}
 
 /* Driver side: settle the promise (unless it was cancelled), free q. */
 static void fs_complete(lua_State *L, tide_ctx *ctx, tide_io *io) {
@@ -216,9 +232,48 @@ static void fs_complete(lua_State *L, tide_ctx *ctx, tide_io *io) {
   req_free(L, ctx, q);
 }
 
+/* q is in libuv's thread pool from its start to its callback. */
+static void pool_enter(tide_ctx *ctx, fs_req *q) {
+  q->prev = NULL;
+  q->next = ctx->fs_reqs;
+  if (q->next) q->next->prev = q;
+  ctx->fs_reqs = q;
+  ctx->fs_pending++;
+}
+
+static void pool_leave(tide_ctx *ctx, fs_req *q) {
+  if (q->prev)
+    q->prev->next = q->next;
+  else
+    ctx->fs_reqs = q->next;
+  if (q->next) q->next->prev = q->prev;
+  ctx->fs_pending--;
+}
+
+/* An open of a FIFO waits, in its pool thread, for the other end. Opening
+ * the FIFO for both ends without blocking, then closing it, ends that wait
+ * (the open then completes, and fs_complete closes what it opened). Only
+ * for a FIFO: nothing else is opened behind the caller's back. */
+static void unblock_open(fs_req *q) {
+  struct stat st;
+  int fd;
+  if (q->call != FS_OPEN || !q->req.path) return;
+  if (stat(q->req.path, &st) != 0 || !S_ISFIFO(st.st_mode)) return;
+  fd = open(q->req.path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+  if (fd >= 0) close(fd);
+}
+
+/* Opens are the only requests dropped here: what they would open is closed
+ * unused anyway, while a write or a close still has to happen. */
+void tide_fs_close(tide_ctx *ctx) {
+  for (fs_req *q = ctx->fs_reqs; q; q = q->next)
+    if (q->call == FS_OPEN && uv_cancel((uv_req_t *)&q->req) != 0) unblock_open(q);
+}
+
 /* libuv side: no Lua here, just queue it for the driver. */
 static void fs_cb(uv_fs_t *r) {
   fs_req *q = REQ_OF(r);
+  pool_leave(q->ctx, q);
   tide_io_done(q->ctx, &q->io);
 }
 
@@ -228,7 +283,8 @@ static void fs_cancel(lua_State *L, tide_ctx *ctx, int p, int err) {
     /* Stops it if it has not started; either way libuv gives it back later
      * and fs_complete then only frees it. A close is never stopped: the
      * descriptor would leak. */
-    if (op->req->call != FS_CLOSE) uv_cancel((uv_req_t *)&op->req->req);
+    if (op->req->call != FS_CLOSE && uv_cancel((uv_req_t *)&op->req->req) != 0)
+      unblock_open(op->req); /* it has started: it may be blocked */
     op->req->op = NULL;
     op->req = NULL;
   }
@@ -263,6 +319,7 @@ static fs_req *new_req(lua_State *L, tide_ctx *ctx, fs_call call, const char *na
 /* Checks a libuv start result: on failure (bad arguments, mostly) the
  * request never started, so reject now. */
 static int started(lua_State *L, tide_ctx *ctx, fs_req *q, int rc, const char *path) {
+  if (rc >= 0) pool_enter(ctx, q);
   if (rc < 0) {
     fs_op *op = q->op;
     int p = lua_gettop(L);

@@ -521,12 +521,14 @@ static void count_handle(uv_handle_t *h, void *arg) {
   if (uv_is_active(h) && uv_has_ref(h)) (*(int *)arg)++;
 }
 
-/* core.stats() -> {tasks, timers, immediates, jobs, handles} for leak checks. */
+/* core.stats() -> {tasks, timers, immediates, jobs, handles, fs} for leak
+ * checks; fs: file requests still in libuv's thread pool (cancelled ones
+ * too: a blocked open holds one of its threads). */
 static int l_stats(lua_State *L) {
   tide_ctx *ctx = tide_ctx_up(L);
   int handles = 0;
   uv_walk(&ctx->loop, count_handle, &handles);
-  lua_createtable(L, 0, 6);
+  lua_createtable(L, 0, 7);
   lua_pushinteger(L, ctx->n_live_tasks);
   lua_setfield(L, -2, "tasks");
   lua_pushinteger(L, ctx->timers.size);
@@ -537,6 +539,8 @@ static int l_stats(lua_State *L) {
   lua_setfield(L, -2, "jobs");
   lua_pushinteger(L, handles);
   lua_setfield(L, -2, "handles");
+  lua_pushinteger(L, ctx->fs_pending);
+  lua_setfield(L, -2, "fs");
   return 1;
 }
 
@@ -633,6 +637,7 @@ static int ctx_gc(lua_State *L) {
   ctx->L = NULL;
   tide_timer_close(ctx);
   uv_walk(&ctx->loop, close_walk_cb, NULL);
+  tide_fs_close(ctx);
   /* Lets requests in libuv's thread pool finish, then drops what they
    * would have settled. */
   uv_run(&ctx->loop, UV_RUN_DEFAULT);

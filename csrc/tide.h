@@ -278,6 +278,9 @@ struct tide_io {
 /* From a libuv/libcurl callback: queues io for completion. */
 void tide_io_done(tide_ctx *ctx, tide_io *io);
 void tide_fs_open(lua_State *L, tide_ctx *ctx);
+/* The state is closing: unblocks what it can of the fs requests still in
+ * libuv's thread pool, so that waiting for them ends. */
+void tide_fs_close(tide_ctx *ctx);
 void tide_http_open(lua_State *L, tide_ctx *ctx);
 void tide_http_close(tide_ctx *ctx);
 
@@ -335,8 +338,10 @@ struct tide_ctx {
   const void *promise_mt, *task_mt; /* metatable identities */
   int promise_mt_ref, task_mt_ref;  /* the same tables, by registry ref */
   uint32_t n_live_tasks;
-  int gc_stress; /* full collection at every await and callback */
-  void *http;    /* http.c's state (libcurl share handle, ...) */
+  int gc_stress;       /* full collection at every await and callback */
+  void *http;          /* http.c's state (libcurl share handle, ...) */
+  void *fs_reqs;       /* fs.c's requests in libuv's thread pool (a list) */
+  uint32_t fs_pending; /* how many: cancelled ones too, until libuv is done */
   int closed;
 };
 
