@@ -504,7 +504,15 @@ static int l_rename(lua_State *L) {
   return started(L, ctx, q, uv_fs_rename(&ctx->loop, &q->req, from, to, fs_cb), from);
 }
 
+/* libuv's pool has 4 threads unless UV_THREADPOOL_SIZE says otherwise when
+ * it first starts: 4 opens waiting on FIFOs (or reads waiting on terminals)
+ * would hold every thread and stall every other file call. A larger default,
+ * unless the user set one: starving it then takes 16 such calls. (Without
+ * effect when something else in the process started the pool already.) */
+#define POOL_SIZE "16"
+
 void tide_fs_open(lua_State *L, tide_ctx *ctx) {
+  setenv("UV_THREADPOOL_SIZE", POOL_SIZE, 0);
   static const luaL_Reg funcs[] = {
       {"fs_open", l_open},   {"fs_close", l_close},     {"fs_close_now", l_close_now},
       {"fs_read", l_read},   {"fs_write", l_write},     {"fs_stat", l_stat},
