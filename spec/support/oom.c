@@ -18,9 +18,9 @@
 #include <lualib.h>
 
 typedef struct {
-  long armed;   /* allocations left before failing; -1: disarmed */
-  size_t live;  /* bytes allocated and not freed */
-  int failed;   /* whether the failure happened */
+  long armed;  /* allocations left before failing; -1: disarmed */
+  size_t live; /* bytes allocated and not freed */
+  int failed;  /* whether the failure happened */
 } oom_state;
 
 static void *oom_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
