@@ -20,7 +20,10 @@ describe("a tide.fs.lines stream dropped unclosed", function()
         local lines = tide.fs.lines(path)
         assert.equal("one", lines())
       end
-      assert.is_true(helper.open_fds() >= before + 100, "the streams did not hold their files")
+      -- (GC stress collects at every await, stopped or not.)
+      if not os.getenv("TIDE_GC_STRESS") then
+        assert.is_true(helper.open_fds() >= before + 100, "the streams did not hold their files")
+      end
     end)
     collectgarbage("restart")
     collectgarbage()

@@ -121,14 +121,17 @@ describe("cancelling a task", function()
 
   -- It cost 20x a resolve: every quiet cancellation built a traceback, and
   -- luaL_traceback searches package.loaded for every frame.
-  it("costs less than 5 times spawning and resolving", function()
+  -- A full collection at every await (GC stress) or valgrind drowns what
+  -- is measured here.
+  local timed = os.getenv("TIDE_GC_STRESS") == nil and helper.SLOW < 10
+  ;(timed and it or pending)("costs less than 5 times spawning and resolving", function()
     helper.run(function()
       spawn_many(2000, true) -- warm up
       local resolved = spawn_many(20000, false)
       local cancelled = spawn_many(20000, true)
       assert.is_true(cancelled < 5 * resolved,
         ("spawn+cancel %.3f s, spawn+resolve %.3f s"):format(cancelled, resolved))
-    end)
+    end, 30 * helper.SLOW)
   end)
 
   it("keeps no traceback for a task ended by its own cancellation", function()
