@@ -1,4 +1,5 @@
-/* buf.c -- growable byte buffers and chunk queues (see buf.h). */
+/* buf.c -- growable byte buffers and chunk queues (see buf.h).
+ * May call: nothing (no Lua, no libuv). */
 #include <string.h>
 
 #include "buf.h"

@@ -5,13 +5,16 @@
  *
  * all/all_settled/any subscribe one slot per input promise: a small userdata
  * that knows its index and the aggregate promise. race subscribes the result
- * promise itself, which passes the first outcome through. */
+ * promise itself, which passes the first outcome through.
+ *
+ * May call: ctx.c, error.c, promise.c. It registers the TIDE_K_SLOT
+ * reaction. */
 #include "tide.h"
 
 typedef enum { MODE_ALL, MODE_ALL_SETTLED, MODE_ANY } agg_mode;
 
 /* The result promise of all/all_settled/any. */
-#define UV_RESULTS 2 /* results (or, for any, errors) while pending */
+enum { AGG_UV_RESULTS = 2 }; /* after TIDE_UV_STATE: results (for any, errors) */
 typedef struct aggregate {
   tide_promise promise;
   uint8_t mode;
@@ -20,13 +23,9 @@ typedef struct aggregate {
 
 typedef struct slot {
   tide_promise header; /* kind TIDE_K_SLOT, so tide_react can dispatch */
-  lua_Integer index;   /* UV 1: the aggregate */
+  lua_Integer index;
 } slot;
-
-/* The most inputs a combinator takes (tide.check.MAX_COUNT on the Lua side):
- * far above any real list, low enough that a stray n = 2^40 fails at once
- * instead of looping for hours over holes. */
-#define MAX_INPUTS ((lua_Integer)1 << 28)
+enum { SLOT_UV_AGGREGATE = 1 }; /* a slot is no promise: its only user value */
 
 static lua_Integer list_length(lua_State *L, int idx) {
   lua_Integer n;
@@ -40,8 +39,8 @@ static lua_Integer list_length(lua_State *L, int idx) {
     lua_pop(L, 1);
     n = luaL_len(L, idx);
   }
-  if (n > MAX_INPUTS)
-    luaL_argerror(L, idx, lua_pushfstring(L, "more than %I inputs", MAX_INPUTS));
+  if (n > TIDE_MAX_COUNT)
+    luaL_argerror(L, idx, lua_pushfstring(L, "more than %I inputs", TIDE_MAX_COUNT));
   return n;
 }
 
@@ -65,7 +64,7 @@ static int push_input(lua_State *L, tide_ctx *ctx, int list, lua_Integer i, int 
 /* Settles the aggregate at a once every input has answered. */
 static void finish(lua_State *L, tide_ctx *ctx, int a) {
   aggregate *agg = lua_touserdata(L, a);
-  lua_getiuservalue(L, a, UV_RESULTS);
+  lua_getiuservalue(L, a, AGG_UV_RESULTS);
   lua_pushinteger(L, agg->n);
   lua_setfield(L, -2, "n");
   if (agg->mode == MODE_ANY) {
@@ -78,7 +77,7 @@ static void finish(lua_State *L, tide_ctx *ctx, int a) {
   }
   lua_pop(L, 1);
   lua_pushnil(L);
-  lua_setiuservalue(L, a, UV_RESULTS);
+  lua_setiuservalue(L, a, AGG_UV_RESULTS);
 }
 
 /* Records the outcome (state st, value at v) of input i. */
@@ -94,7 +93,7 @@ static void record(lua_State *L, tide_ctx *ctx, int a, lua_Integer i, int st, in
     tide_settle(L, ctx, a, TIDE_FULFILLED, v);
     return;
   }
-  lua_getiuservalue(L, a, UV_RESULTS);
+  lua_getiuservalue(L, a, AGG_UV_RESULTS);
   if (agg->mode == MODE_ALL_SETTLED) {
     lua_createtable(L, 0, 2);
     lua_pushstring(L, st == TIDE_FULFILLED ? "fulfilled" : "rejected");
@@ -109,10 +108,11 @@ static void record(lua_State *L, tide_ctx *ctx, int a, lua_Integer i, int st, in
   if (--agg->remaining == 0) finish(L, ctx, a);
 }
 
-void tide_slot_react(lua_State *L, tide_ctx *ctx, int p, int s) {
+/* The reaction of kind TIDE_K_SLOT: records the outcome of input p. */
+static void slot_react(lua_State *L, tide_ctx *ctx, int p, int s) {
   slot *sl = lua_touserdata(L, s);
   tide_promise *src = lua_touserdata(L, p);
-  lua_getiuservalue(L, s, 1);
+  lua_getiuservalue(L, s, SLOT_UV_AGGREGATE);
   lua_getiuservalue(L, p, TIDE_UV_STATE);
   record(L, ctx, lua_gettop(L) - 1, sl->index, src->state, -1);
   lua_pop(L, 2);
@@ -129,7 +129,7 @@ static int combine(lua_State *L, agg_mode mode) {
   agg->mode = (uint8_t)mode;
   agg->n = agg->remaining = n;
   lua_createtable(L, n > 0 && n < (1 << 24) ? (int)n : 0, 1);
-  lua_setiuservalue(L, 2, UV_RESULTS);
+  lua_setiuservalue(L, 2, AGG_UV_RESULTS);
   for (lua_Integer i = 1; i <= n; i++) {
     if (!push_input(L, ctx, 1, i, mode == MODE_ANY)) {
       record(L, ctx, 2, i, TIDE_FULFILLED, 3);
@@ -140,7 +140,7 @@ static int combine(lua_State *L, agg_mode mode) {
       sl->header.flags = 0;
       sl->index = i;
       lua_pushvalue(L, 2);
-      lua_setiuservalue(L, 4, 1);
+      lua_setiuservalue(L, 4, SLOT_UV_AGGREGATE);
       tide_subscribe(L, ctx, 3, 4);
     }
     lua_settop(L, 2);
@@ -183,5 +183,8 @@ void tide_combinators_open(lua_State *L, tide_ctx *ctx) {
                                    {"race", l_race},
                                    {"any", l_any},
                                    {NULL, NULL}};
+  tide_reaction_register(ctx, TIDE_K_SLOT, slot_react);
+  lua_pushinteger(L, TIDE_MAX_COUNT);
+  lua_setfield(L, -2, "MAX_COUNT"); /* core.MAX_COUNT, for tide.check */
   tide_setfuncs(L, ctx, funcs);
 }

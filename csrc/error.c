@@ -3,7 +3,9 @@
  * Runtime failures (timeouts, cancellation, network, deadlock, ...) are
  * tables with metatable tide.error: `kind`, `message`, optional `cause` and
  * kind-specific fields. Their __tostring shows the cause chain. Errors raised
- * by user code never pass through here: they travel unchanged. */
+ * by user code never pass through here: they travel unchanged.
+ *
+ * May call: ctx.c (tide_setfuncs). */
 #include <stdarg.h>
 #include <string.h>
 

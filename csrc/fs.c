@@ -17,7 +17,9 @@
  * FIFO blocks its pool thread until the other end opens: a cancelled open
  * of a FIFO, and every such open when the state closes (which waits for the
  * pool), is unblocked by opening the FIFO once ourselves. Requests in the
- * pool are listed in the context (core.stats().fs counts them). */
+ * pool are listed in the context (core.stats().fs counts them).
+ *
+ * May call: ctx.c, error.c, promise.c, op.c. */
 #include <fcntl.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -63,7 +65,7 @@ struct fs_op {
  * Results */
 
 /* Pushes an `fs` error for libuv error code err. */
-static void push_fs_error(lua_State *L, int err, const char *call, const char *path) {
+static void fs_push_error(lua_State *L, int err, const char *call, const char *path) {
   if (path)
     tide_error_push(L, "fs", "%s: %s (%s)", path, uv_strerror(err), call);
   else
@@ -80,7 +82,7 @@ static void push_fs_error(lua_State *L, int err, const char *call, const char *p
   }
 }
 
-static const char *type_name(uv_dirent_type_t t) {
+static const char *fs_type_name(uv_dirent_type_t t) {
   switch (t) {
   case UV_DIRENT_FILE:
     return "file";
@@ -101,7 +103,7 @@ static const char *type_name(uv_dirent_type_t t) {
   }
 }
 
-static const char *mode_type(uint64_t mode) {
+static const char *fs_mode_type(uint64_t mode) {
   switch (mode & S_IFMT) {
   case S_IFREG:
     return "file";
@@ -122,14 +124,14 @@ static const char *mode_type(uint64_t mode) {
   }
 }
 
-static void set_time(lua_State *L, const char *k, uv_timespec_t t) {
+static void fs_set_time(lua_State *L, const char *k, uv_timespec_t t) {
   lua_pushnumber(L, (lua_Number)t.tv_sec + (lua_Number)t.tv_nsec / 1e9);
   lua_setfield(L, -2, k);
 }
 
-static void push_stat(lua_State *L, const uv_stat_t *s) {
+static void fs_push_stat(lua_State *L, const uv_stat_t *s) {
   lua_createtable(L, 0, 10);
-  lua_pushstring(L, mode_type(s->st_mode));
+  lua_pushstring(L, fs_mode_type(s->st_mode));
   lua_setfield(L, -2, "type");
   lua_pushinteger(L, (lua_Integer)s->st_size);
   lua_setfield(L, -2, "size");
@@ -143,13 +145,13 @@ static void push_stat(lua_State *L, const uv_stat_t *s) {
   lua_setfield(L, -2, "nlink");
   lua_pushinteger(L, (lua_Integer)s->st_ino);
   lua_setfield(L, -2, "ino");
-  set_time(L, "mtime", s->st_mtim);
-  set_time(L, "atime", s->st_atim);
-  set_time(L, "ctime", s->st_ctim);
+  fs_set_time(L, "mtime", s->st_mtim);
+  fs_set_time(L, "atime", s->st_atim);
+  fs_set_time(L, "ctime", s->st_ctim);
 }
 
 /* Pushes the value a successful request fulfils with. */
-static void push_result(lua_State *L, fs_req *q) {
+static void fs_push_result(lua_State *L, fs_req *q) {
   uv_dirent_t ent;
   lua_Integer n = 0;
   switch (q->call) {
@@ -161,7 +163,7 @@ static void push_result(lua_State *L, fs_req *q) {
     lua_pushlstring(L, q->buf, (size_t)q->req.result);
     break;
   case FS_STAT:
-    push_stat(L, &q->req.statbuf);
+    fs_push_stat(L, &q->req.statbuf);
     break;
   case FS_SCANDIR:
     lua_createtable(L, (int)q->req.result, 1);
@@ -169,7 +171,7 @@ static void push_result(lua_State *L, fs_req *q) {
       lua_createtable(L, 0, 2);
       lua_pushstring(L, ent.name);
       lua_setfield(L, -2, "name");
-      lua_pushstring(L, type_name(ent.type));
+      lua_pushstring(L, fs_type_name(ent.type));
       lua_setfield(L, -2, "type");
       lua_rawseti(L, -2, ++n);
     }
@@ -183,15 +185,15 @@ static void push_result(lua_State *L, fs_req *q) {
 }
 
 /* Frees q (its data anchor is the caller's business). */
-static void req_release(tide_ctx *ctx, fs_req *q) {
+static void fs_req_release(tide_ctx *ctx, fs_req *q) {
   uv_fs_req_cleanup(&q->req);
   if (q->buf) ctx->alloc(ctx->alloc_ud, q->buf, q->buf_len, 0);
   ctx->alloc(ctx->alloc_ud, q, sizeof *q, 0);
 }
 
-static void req_free(lua_State *L, tide_ctx *ctx, fs_req *q) {
+static void fs_req_free(lua_State *L, tide_ctx *ctx, fs_req *q) {
   tide_unanchor(L, ctx, q->data_ref);
-  req_release(ctx, q);
+  fs_req_release(ctx, q);
 }
 
 static void fs_discard(tide_ctx *ctx, tide_io *io) {
@@ -201,7 +203,7 @@ static void fs_discard(tide_ctx *ctx, tide_io *io) {
     uv_fs_close(&ctx->loop, &close_req, (uv_file)q->req.result, NULL);
     uv_fs_req_cleanup(&close_req);
   }
-  req_release(ctx, q);
+  fs_req_release(ctx, q);
 }
 
 /* Driver side: settle the promise (unless it was cancelled), free q. */
@@ -215,10 +217,10 @@ static void fs_complete(lua_State *L, tide_ctx *ctx, tide_io *io) {
     op->req = NULL;
     tide_op_done(L, ctx, &op->base.op);
     if (q->req.result < 0) {
-      push_fs_error(L, (int)q->req.result, q->name, q->req.path);
+      fs_push_error(L, (int)q->req.result, q->name, q->req.path);
       tide_settle(L, ctx, p, TIDE_REJECTED, -1);
     } else {
-      push_result(L, q);
+      fs_push_result(L, q);
       tide_settle_direct(L, ctx, p, TIDE_FULFILLED, -1);
     }
     lua_settop(L, p - 1);
@@ -229,11 +231,11 @@ static void fs_complete(lua_State *L, tide_ctx *ctx, tide_io *io) {
     uv_fs_close(&ctx->loop, &close_req, (uv_file)q->req.result, NULL);
     uv_fs_req_cleanup(&close_req);
   }
-  req_free(L, ctx, q);
+  fs_req_free(L, ctx, q);
 }
 
 /* q is in libuv's thread pool from its start to its callback. */
-static void pool_enter(tide_ctx *ctx, fs_req *q) {
+static void fs_pool_enter(tide_ctx *ctx, fs_req *q) {
   q->prev = NULL;
   q->next = ctx->fs_reqs;
   if (q->next) q->next->prev = q;
@@ -241,7 +243,7 @@ static void pool_enter(tide_ctx *ctx, fs_req *q) {
   ctx->fs_pending++;
 }
 
-static void pool_leave(tide_ctx *ctx, fs_req *q) {
+static void fs_pool_leave(tide_ctx *ctx, fs_req *q) {
   if (q->prev)
     q->prev->next = q->next;
   else
@@ -254,7 +256,7 @@ static void pool_leave(tide_ctx *ctx, fs_req *q) {
  * the FIFO for both ends without blocking, then closing it, ends that wait
  * (the open then completes, and fs_complete closes what it opened). Only
  * for a FIFO: nothing else is opened behind the caller's back. */
-static void unblock_open(fs_req *q) {
+static void fs_unblock_open(fs_req *q) {
   struct stat st;
   int fd;
   if (q->call != FS_OPEN || !q->req.path) return;
@@ -263,17 +265,18 @@ static void unblock_open(fs_req *q) {
   if (fd >= 0) close(fd);
 }
 
-/* Opens are the only requests dropped here: what they would open is closed
- * unused anyway, while a write or a close still has to happen. */
-void tide_fs_close(tide_ctx *ctx) {
+/* The closing hook (before the last run of the loop, which waits for the
+ * pool). Opens are the only requests dropped here: what they would open is
+ * closed unused anyway, while a write or a close still has to happen. */
+static void fs_closing(tide_ctx *ctx) {
   for (fs_req *q = ctx->fs_reqs; q; q = q->next)
-    if (q->call == FS_OPEN && uv_cancel((uv_req_t *)&q->req) != 0) unblock_open(q);
+    if (q->call == FS_OPEN && uv_cancel((uv_req_t *)&q->req) != 0) fs_unblock_open(q);
 }
 
 /* libuv side: no Lua here, just queue it for the driver. */
 static void fs_cb(uv_fs_t *r) {
   fs_req *q = REQ_OF(r);
-  pool_leave(q->ctx, q);
+  fs_pool_leave(q->ctx, q);
   tide_io_done(q->ctx, &q->io);
 }
 
@@ -284,7 +287,7 @@ static void fs_cancel(lua_State *L, tide_ctx *ctx, int p, int err) {
      * and fs_complete then only frees it. A close is never stopped: the
      * descriptor would leak. */
     if (op->req->call != FS_CLOSE && uv_cancel((uv_req_t *)&op->req->req) != 0)
-      unblock_open(op->req); /* it has started: it may be blocked */
+      fs_unblock_open(op->req); /* it has started: it may be blocked */
     op->req->op = NULL;
     op->req = NULL;
   }
@@ -297,56 +300,73 @@ static const tide_op_class fs_class = {"fs", fs_cancel};
 /* ---------------------------------------------------------------------------
  * Starting requests */
 
-/* Pushes a pending fs op promise and returns its request (not started). */
-static fs_req *new_req(lua_State *L, tide_ctx *ctx, fs_call call, const char *name) {
-  fs_op *op;
-  fs_req *q = ctx->alloc(ctx->alloc_ud, NULL, 0, sizeof *q);
-  if (!q) luaL_error(L, "not enough memory");
-  memset(q, 0, sizeof *q);
+/* Pushes a pending fs op promise and returns its request (not started),
+ * with a buffer of buf_len bytes (a read's) and data_ref (an anchor of a
+ * write's data, or LUA_NOREF) handed over to it. Two phases: first what
+ * Lua allocates (the promise, its anchor as an op), then the C memory; if
+ * that fails the op is undone before the error, so running out of memory
+ * leaks no request and leaves no promise pending. */
+static fs_req *fs_req_new(lua_State *L, tide_ctx *ctx, fs_call call, const char *name,
+                          size_t buf_len, int data_ref) {
+  fs_op *op = (fs_op *)tide_promise_new(L, ctx, sizeof *op, TIDE_K_OP, 1, NULL);
+  fs_req *q;
+  tide_op_start(L, ctx, -1, &op->base.op, &fs_class);
+  q = ctx->alloc(ctx->alloc_ud, NULL, 0, sizeof *q);
+  if (q) {
+    memset(q, 0, sizeof *q);
+    if (buf_len && (q->buf = ctx->alloc(ctx->alloc_ud, NULL, 0, buf_len)) == NULL) {
+      ctx->alloc(ctx->alloc_ud, q, sizeof *q, 0);
+      q = NULL;
+    }
+  }
+  if (!q) {
+    tide_op_done(L, ctx, &op->base.op);
+    tide_unanchor(L, ctx, data_ref);
+    luaL_error(L, "not enough memory");
+  }
+  q->buf_len = buf_len;
   q->io.complete = fs_complete;
   q->io.discard = fs_discard;
   q->ctx = ctx;
-  q->data_ref = LUA_NOREF;
+  q->data_ref = data_ref;
   q->call = (uint8_t)call;
   q->name = name;
-  op = (fs_op *)tide_promise_new(L, ctx, sizeof *op, TIDE_K_OP, 1, NULL);
   op->req = q;
   q->op = op;
-  tide_op_start(L, ctx, -1, &op->base.op, &fs_class);
   return q;
 }
 
 /* Checks a libuv start result: on failure (bad arguments, mostly) the
  * request never started, so reject now. */
-static int started(lua_State *L, tide_ctx *ctx, fs_req *q, int rc, const char *path) {
-  if (rc >= 0) pool_enter(ctx, q);
+static int fs_started(lua_State *L, tide_ctx *ctx, fs_req *q, int rc, const char *path) {
+  if (rc >= 0) fs_pool_enter(ctx, q);
   if (rc < 0) {
     fs_op *op = q->op;
     int p = lua_gettop(L);
     op->req = NULL;
     tide_op_done(L, ctx, &op->base.op);
-    push_fs_error(L, rc, q->name, path);
+    fs_push_error(L, rc, q->name, path);
     tide_settle(L, ctx, p, TIDE_REJECTED, -1);
     lua_pop(L, 1);
-    req_free(L, ctx, q);
+    fs_req_free(L, ctx, q);
   }
   return 1;
 }
 
-static const char *check_path(lua_State *L, int arg) {
+static const char *fs_check_path(lua_State *L, int arg) {
   size_t len;
   const char *path = luaL_checklstring(L, arg, &len);
   luaL_argcheck(L, strlen(path) == len, arg, "path contains a zero byte");
   return path;
 }
 
-static uv_file check_fd(lua_State *L, int arg) {
+static uv_file fs_check_fd(lua_State *L, int arg) {
   lua_Integer fd = luaL_checkinteger(L, arg);
   luaL_argcheck(L, fd >= 0 && fd <= INT32_MAX, arg, "not a file descriptor");
   return (uv_file)fd;
 }
 
-static int open_flags(lua_State *L, int arg) {
+static int fs_open_flags(lua_State *L, int arg) {
   static const char *const names[] = {"r", "r+", "w", "w+", "a", "a+", "wx", "ax", NULL};
   static const int flags[] = {O_RDONLY,
                               O_RDWR,
@@ -361,147 +381,145 @@ static int open_flags(lua_State *L, int arg) {
 
 /* core.fs_open(path [, flags [, mode]]) -> promise of a descriptor.
  * flags as in fopen/Node: "r", "r+", "w", "w+", "a", "a+", "wx", "ax". */
-static int l_open(lua_State *L) {
+static int fs_l_open(lua_State *L) {
   tide_ctx *ctx = tide_ctx_up(L);
-  const char *path = check_path(L, 1);
-  int flags = open_flags(L, 2);
+  const char *path = fs_check_path(L, 1);
+  int flags = fs_open_flags(L, 2);
   int mode = (int)luaL_optinteger(L, 3, 0644);
   fs_req *q;
   lua_settop(L, 3);
-  q = new_req(L, ctx, FS_OPEN, "open");
-  return started(L, ctx, q, uv_fs_open(&ctx->loop, &q->req, path, flags, mode, fs_cb),
-                 path);
+  q = fs_req_new(L, ctx, FS_OPEN, "open", 0, LUA_NOREF);
+  return fs_started(L, ctx, q, uv_fs_open(&ctx->loop, &q->req, path, flags, mode, fs_cb),
+                    path);
 }
 
 /* core.fs_close(fd) -> promise */
-static int l_close(lua_State *L) {
+static int fs_l_close(lua_State *L) {
   tide_ctx *ctx = tide_ctx_up(L);
-  uv_file fd = check_fd(L, 1);
+  uv_file fd = fs_check_fd(L, 1);
   fs_req *q;
   lua_settop(L, 1);
-  q = new_req(L, ctx, FS_CLOSE, "close");
-  return started(L, ctx, q, uv_fs_close(&ctx->loop, &q->req, fd, fs_cb), NULL);
+  q = fs_req_new(L, ctx, FS_CLOSE, "close", 0, LUA_NOREF);
+  return fs_started(L, ctx, q, uv_fs_close(&ctx->loop, &q->req, fd, fs_cb), NULL);
 }
 
 /* core.fs_close_now(fd): closes fd at once, on this thread, ignoring errors.
  * For finalizers, which must not start operations (and may run after the
  * context is gone: this one does not use it). */
-static int l_close_now(lua_State *L) {
-  close(check_fd(L, 1));
+static int fs_l_close_now(lua_State *L) {
+  close(fs_check_fd(L, 1));
   return 0;
 }
 
-#define READ_MAX (64 * 1024 * 1024)
-
 /* core.fs_read(fd, size [, offset]) -> promise of a string ("" at the end).
  * offset -1 (the default) reads from the current position. */
-static int l_read(lua_State *L) {
+static int fs_l_read(lua_State *L) {
   tide_ctx *ctx = tide_ctx_up(L);
-  uv_file fd = check_fd(L, 1);
+  uv_file fd = fs_check_fd(L, 1);
   lua_Integer size = luaL_checkinteger(L, 2);
   lua_Integer offset = luaL_optinteger(L, 3, -1);
   fs_req *q;
   uv_buf_t buf;
-  luaL_argcheck(L, size > 0 && size <= READ_MAX, 2, "size must be between 1 and 64 MiB");
+  luaL_argcheck(L, size > 0 && size <= TIDE_FS_READ_MAX, 2,
+                "size must be between 1 and 64 MiB");
   lua_settop(L, 3);
-  q = new_req(L, ctx, FS_READ, "read");
-  q->buf = ctx->alloc(ctx->alloc_ud, NULL, 0, (size_t)size);
-  if (!q->buf) luaL_error(L, "not enough memory");
-  q->buf_len = (size_t)size;
+  q = fs_req_new(L, ctx, FS_READ, "read", (size_t)size, LUA_NOREF);
   buf = uv_buf_init(q->buf, (unsigned)size);
-  return started(L, ctx, q, uv_fs_read(&ctx->loop, &q->req, fd, &buf, 1, offset, fs_cb),
-                 NULL);
+  return fs_started(L, ctx, q,
+                    uv_fs_read(&ctx->loop, &q->req, fd, &buf, 1, offset, fs_cb), NULL);
 }
 
 /* core.fs_write(fd, data [, offset]) -> promise of the bytes written */
-static int l_write(lua_State *L) {
+static int fs_l_write(lua_State *L) {
   tide_ctx *ctx = tide_ctx_up(L);
-  uv_file fd = check_fd(L, 1);
+  uv_file fd = fs_check_fd(L, 1);
   size_t len;
   const char *data = luaL_checklstring(L, 2, &len);
   lua_Integer offset = luaL_optinteger(L, 3, -1);
   fs_req *q;
+  int data_ref;
   uv_buf_t buf = uv_buf_init((char *)data, (unsigned)len);
   luaL_argcheck(L, len <= UINT32_MAX, 2, "data too long for one write");
   lua_settop(L, 3);
-  q = new_req(L, ctx, FS_WRITE, "write");
   /* libuv reads the string from its thread pool: keep it alive until then,
-   * even if the promise is cancelled meanwhile. */
+   * even if the promise is cancelled meanwhile. (Anchored first: should the
+   * op's own anchor then fail for lack of memory, only the string stays.) */
   lua_pushvalue(L, 2);
-  q->data_ref = tide_anchor(L, ctx);
-  return started(L, ctx, q, uv_fs_write(&ctx->loop, &q->req, fd, &buf, 1, offset, fs_cb),
-                 NULL);
+  data_ref = tide_anchor(L, ctx);
+  q = fs_req_new(L, ctx, FS_WRITE, "write", 0, data_ref);
+  return fs_started(L, ctx, q,
+                    uv_fs_write(&ctx->loop, &q->req, fd, &buf, 1, offset, fs_cb), NULL);
 }
 
 /* core.fs_stat(path) -> promise of {type, size, mode, mtime, ...} */
-static int l_stat(lua_State *L) {
+static int fs_l_stat(lua_State *L) {
   tide_ctx *ctx = tide_ctx_up(L);
-  const char *path = check_path(L, 1);
+  const char *path = fs_check_path(L, 1);
   fs_req *q;
   lua_settop(L, 1);
-  q = new_req(L, ctx, FS_STAT, "stat");
-  return started(L, ctx, q, uv_fs_stat(&ctx->loop, &q->req, path, fs_cb), path);
+  q = fs_req_new(L, ctx, FS_STAT, "stat", 0, LUA_NOREF);
+  return fs_started(L, ctx, q, uv_fs_stat(&ctx->loop, &q->req, path, fs_cb), path);
 }
 
 /* core.fs_fstat(fd) -> promise of the same */
-static int l_fstat(lua_State *L) {
+static int fs_l_fstat(lua_State *L) {
   tide_ctx *ctx = tide_ctx_up(L);
-  uv_file fd = check_fd(L, 1);
+  uv_file fd = fs_check_fd(L, 1);
   fs_req *q;
   lua_settop(L, 1);
-  q = new_req(L, ctx, FS_STAT, "fstat");
-  return started(L, ctx, q, uv_fs_fstat(&ctx->loop, &q->req, fd, fs_cb), NULL);
+  q = fs_req_new(L, ctx, FS_STAT, "fstat", 0, LUA_NOREF);
+  return fs_started(L, ctx, q, uv_fs_fstat(&ctx->loop, &q->req, fd, fs_cb), NULL);
 }
 
 /* core.fs_scandir(path) -> promise of a list of {name=, type=} */
-static int l_scandir(lua_State *L) {
+static int fs_l_scandir(lua_State *L) {
   tide_ctx *ctx = tide_ctx_up(L);
-  const char *path = check_path(L, 1);
+  const char *path = fs_check_path(L, 1);
   fs_req *q;
   lua_settop(L, 1);
-  q = new_req(L, ctx, FS_SCANDIR, "scandir");
-  return started(L, ctx, q, uv_fs_scandir(&ctx->loop, &q->req, path, 0, fs_cb), path);
+  q = fs_req_new(L, ctx, FS_SCANDIR, "scandir", 0, LUA_NOREF);
+  return fs_started(L, ctx, q, uv_fs_scandir(&ctx->loop, &q->req, path, 0, fs_cb), path);
 }
 
 /* core.fs_mkdir(path [, mode]) -> promise */
-static int l_mkdir(lua_State *L) {
+static int fs_l_mkdir(lua_State *L) {
   tide_ctx *ctx = tide_ctx_up(L);
-  const char *path = check_path(L, 1);
+  const char *path = fs_check_path(L, 1);
   int mode = (int)luaL_optinteger(L, 2, 0755);
   fs_req *q;
   lua_settop(L, 2);
-  q = new_req(L, ctx, FS_NONE, "mkdir");
-  return started(L, ctx, q, uv_fs_mkdir(&ctx->loop, &q->req, path, mode, fs_cb), path);
+  q = fs_req_new(L, ctx, FS_NONE, "mkdir", 0, LUA_NOREF);
+  return fs_started(L, ctx, q, uv_fs_mkdir(&ctx->loop, &q->req, path, mode, fs_cb), path);
 }
 
 /* core.fs_rmdir(path), core.fs_unlink(path) -> promise */
-static int l_rmdir(lua_State *L) {
+static int fs_l_rmdir(lua_State *L) {
   tide_ctx *ctx = tide_ctx_up(L);
-  const char *path = check_path(L, 1);
+  const char *path = fs_check_path(L, 1);
   fs_req *q;
   lua_settop(L, 1);
-  q = new_req(L, ctx, FS_NONE, "rmdir");
-  return started(L, ctx, q, uv_fs_rmdir(&ctx->loop, &q->req, path, fs_cb), path);
+  q = fs_req_new(L, ctx, FS_NONE, "rmdir", 0, LUA_NOREF);
+  return fs_started(L, ctx, q, uv_fs_rmdir(&ctx->loop, &q->req, path, fs_cb), path);
 }
 
-static int l_unlink(lua_State *L) {
+static int fs_l_unlink(lua_State *L) {
   tide_ctx *ctx = tide_ctx_up(L);
-  const char *path = check_path(L, 1);
+  const char *path = fs_check_path(L, 1);
   fs_req *q;
   lua_settop(L, 1);
-  q = new_req(L, ctx, FS_NONE, "unlink");
-  return started(L, ctx, q, uv_fs_unlink(&ctx->loop, &q->req, path, fs_cb), path);
+  q = fs_req_new(L, ctx, FS_NONE, "unlink", 0, LUA_NOREF);
+  return fs_started(L, ctx, q, uv_fs_unlink(&ctx->loop, &q->req, path, fs_cb), path);
 }
 
 /* core.fs_rename(from, to) -> promise */
-static int l_rename(lua_State *L) {
+static int fs_l_rename(lua_State *L) {
   tide_ctx *ctx = tide_ctx_up(L);
-  const char *from = check_path(L, 1);
-  const char *to = check_path(L, 2);
+  const char *from = fs_check_path(L, 1);
+  const char *to = fs_check_path(L, 2);
   fs_req *q;
   lua_settop(L, 2);
-  q = new_req(L, ctx, FS_NONE, "rename");
-  return started(L, ctx, q, uv_fs_rename(&ctx->loop, &q->req, from, to, fs_cb), from);
+  q = fs_req_new(L, ctx, FS_NONE, "rename", 0, LUA_NOREF);
+  return fs_started(L, ctx, q, uv_fs_rename(&ctx->loop, &q->req, from, to, fs_cb), from);
 }
 
 /* libuv's pool has 4 threads unless UV_THREADPOOL_SIZE says otherwise when
@@ -511,13 +529,31 @@ static int l_rename(lua_State *L) {
  * effect when something else in the process started the pool already.) */
 #define POOL_SIZE "16"
 
+static void fs_stats(lua_State *L, tide_ctx *ctx, int t) {
+  lua_pushinteger(L, ctx->fs_pending);
+  lua_setfield(L, t, "fs");
+}
+
+static const tide_module fs_module = {"fs", NULL, fs_stats};
+
 void tide_fs_open(lua_State *L, tide_ctx *ctx) {
   setenv("UV_THREADPOOL_SIZE", POOL_SIZE, 0);
-  static const luaL_Reg funcs[] = {
-      {"fs_open", l_open},   {"fs_close", l_close},     {"fs_close_now", l_close_now},
-      {"fs_read", l_read},   {"fs_write", l_write},     {"fs_stat", l_stat},
-      {"fs_fstat", l_fstat}, {"fs_scandir", l_scandir}, {"fs_mkdir", l_mkdir},
-      {"fs_rmdir", l_rmdir}, {"fs_unlink", l_unlink},   {"fs_rename", l_rename},
-      {NULL, NULL}};
+  static const luaL_Reg funcs[] = {{"fs_open", fs_l_open},
+                                   {"fs_close", fs_l_close},
+                                   {"fs_close_now", fs_l_close_now},
+                                   {"fs_read", fs_l_read},
+                                   {"fs_write", fs_l_write},
+                                   {"fs_stat", fs_l_stat},
+                                   {"fs_fstat", fs_l_fstat},
+                                   {"fs_scandir", fs_l_scandir},
+                                   {"fs_mkdir", fs_l_mkdir},
+                                   {"fs_rmdir", fs_l_rmdir},
+                                   {"fs_unlink", fs_l_unlink},
+                                   {"fs_rename", fs_l_rename},
+                                   {NULL, NULL}};
+  tide_module_register(ctx, &fs_module);
+  tide_on_closing(ctx, fs_closing);
   tide_setfuncs(L, ctx, funcs);
+  lua_pushinteger(L, TIDE_FS_READ_MAX);
+  lua_setfield(L, -2, "READ_MAX"); /* core.READ_MAX, for tide.fs */
 }

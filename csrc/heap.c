@@ -1,4 +1,5 @@
-/* heap.c -- binary min-heap of intrusive nodes (see heap.h). */
+/* heap.c -- binary min-heap of intrusive nodes (see heap.h).
+ * May call: nothing (no Lua, no libuv). */
 #include "heap.h"
 
 static int item_less(const tide_heap_item *a, const tide_heap_item *b) {

@@ -1381,7 +1381,7 @@ static int l_escape(lua_State *L) {
   return 1;
 }
 
-void tide_http_close(tide_ctx *ctx) {
+static void http_close(tide_ctx *ctx) {
   http_state *hs = ctx->http;
   if (!hs) return;
   if (hs->share) curl_share_cleanup(hs->share);
@@ -1389,6 +1389,8 @@ void tide_http_close(tide_ctx *ctx) {
   ctx->http = NULL;
   curl_global_cleanup();
 }
+
+static const tide_module http_module = {"http", http_close, NULL};
 
 void tide_http_open(lua_State *L, tide_ctx *ctx) {
   static const luaL_Reg funcs[] = {{"http_client", l_client},
@@ -1407,6 +1409,7 @@ void tide_http_open(lua_State *L, tide_ctx *ctx) {
   if (!hs) luaL_error(L, "not enough memory");
   memset(hs, 0, sizeof *hs);
   ctx->http = hs;
+  tide_module_register(ctx, &http_module);
   hs->share = curl_share_init();
   curl_share_setopt(hs->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
   curl_share_setopt(hs->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);

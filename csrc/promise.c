@@ -5,22 +5,18 @@
  * settled value and its reactions (TIDE_UV_*). A reaction is one of our own
  * userdata: a derived promise (next/catch, adoption, race), a task waiting in
  * await, or a combinator slot. Settling queues one microtask per reaction;
- * loop.c's drain runs them through tide_react, in registration order. */
+ * ctx.c's drain runs them in registration order, each through the reaction
+ * registered for its kind: promise.c registers TIDE_K_PROMISE and TIDE_K_OP
+ * (react_derived), task.c and combinators.c their own kinds.
+ *
+ * May call: ctx.c, error.c, ring.c. A waiting task is woken through
+ * ctx->wake (task.c sets it); thenable jobs run through ctx->thenable_job. */
 #include <string.h>
 
 #include "tide.h"
 
 /* ---------------------------------------------------------------------------
  * Identity */
-
-tide_promise *tide_topromise(lua_State *L, tide_ctx *ctx, int idx) {
-  const void *mt;
-  if (lua_type(L, idx) != LUA_TUSERDATA || !lua_getmetatable(L, idx)) return NULL;
-  mt = lua_topointer(L, -1);
-  lua_pop(L, 1);
-  if (mt != ctx->promise_mt && mt != ctx->task_mt) return NULL;
-  return lua_touserdata(L, idx);
-}
 
 tide_promise *tide_checkpromise(lua_State *L, tide_ctx *ctx, int idx) {
   tide_promise *p = tide_topromise(L, ctx, idx);
@@ -43,15 +39,6 @@ tide_promise *tide_promise_new(lua_State *L, tide_ctx *ctx, size_t size, tide_ki
 
 static tide_promise *new_plain(lua_State *L, tide_ctx *ctx) {
   return tide_promise_new(L, ctx, sizeof(tide_promise), TIDE_K_PROMISE, 1, NULL);
-}
-
-static int is_callable(lua_State *L, int idx) {
-  if (lua_type(L, idx) == LUA_TFUNCTION) return 1;
-  if (luaL_getmetafield(L, idx, "__call") != LUA_TNIL) {
-    lua_pop(L, 1);
-    return 1;
-  }
-  return 0;
 }
 
 /* ---------------------------------------------------------------------------
@@ -77,9 +64,9 @@ void tide_settle(lua_State *L, tide_ctx *ctx, int p, tide_state st, int v) {
   if (pr->flags & TIDE_F_HANDLERS) {
     pr->flags &= (uint8_t)~TIDE_F_HANDLERS;
     lua_pushnil(L);
-    lua_setiuservalue(L, p, TIDE_UV_ON_OK);
+    lua_setiuservalue(L, p, TIDE_PROMISE_UV_ON_OK);
     lua_pushnil(L);
-    lua_setiuservalue(L, p, TIDE_UV_ON_ERR);
+    lua_setiuservalue(L, p, TIDE_PROMISE_UV_ON_ERR);
   }
   /* The slot held the reactions; from now on it holds the value. */
   rtype = lua_getiuservalue(L, p, TIDE_UV_STATE);
@@ -112,14 +99,12 @@ void tide_settle_direct(lua_State *L, tide_ctx *ctx, int p, tide_state st, int v
   if (ctx->q_count == 0 && !ctx->draining && !(pr->flags & TIDE_F_HANDLERS)) {
     if (lua_getiuservalue(L, p, TIDE_UV_STATE) == LUA_TTHREAD) {
       lua_State *co = lua_tothread(L, -1);
-      tide_task *t = tide_task_of(co);
       pr->state = (uint8_t)st;
       pr->flags |= TIDE_F_LOCKED;
       lua_pushvalue(L, v);
       lua_setiuservalue(L, p, TIDE_UV_STATE);
       lua_pop(L, 1);
-      if (t && t->run == TIDE_TASK_WAITING && t->awaiting == pr)
-        tide_task_wake(L, ctx, co);
+      ctx->wake(L, ctx, co, pr);
       return;
     }
     lua_pop(L, 1);
@@ -196,18 +181,20 @@ void tide_push_rejected(lua_State *L, tide_ctx *ctx, int e, int quiet) {
   tide_settle(L, ctx, -1, TIDE_REJECTED, e);
 }
 
-/* A derived promise (next/catch/adoption/race) reacting to its source. */
+/* A derived promise (next/catch/adoption/race) reacting to its source: the
+ * reaction of kinds TIDE_K_PROMISE and TIDE_K_OP. */
 static void react_derived(lua_State *L, tide_ctx *ctx, int p, int d) {
   tide_promise *src = lua_touserdata(L, p), *dp = lua_touserdata(L, d);
   if (dp->state != TIDE_PENDING) return;
   if (dp->flags & TIDE_F_HANDLERS) {
     dp->flags &= (uint8_t)~TIDE_F_HANDLERS;
     lua_getiuservalue(L, d,
-                      src->state == TIDE_FULFILLED ? TIDE_UV_ON_OK : TIDE_UV_ON_ERR);
+                      src->state == TIDE_FULFILLED ? TIDE_PROMISE_UV_ON_OK
+                                                   : TIDE_PROMISE_UV_ON_ERR);
     lua_pushnil(L);
-    lua_setiuservalue(L, d, TIDE_UV_ON_OK);
+    lua_setiuservalue(L, d, TIDE_PROMISE_UV_ON_OK);
     lua_pushnil(L);
-    lua_setiuservalue(L, d, TIDE_UV_ON_ERR);
+    lua_setiuservalue(L, d, TIDE_PROMISE_UV_ON_ERR);
     if (!lua_isnil(L, -1)) {
       lua_getiuservalue(L, p, TIDE_UV_STATE);
       tide_gc_stress(L, ctx);
@@ -226,39 +213,13 @@ static void react_derived(lua_State *L, tide_ctx *ctx, int p, int d) {
   lua_pop(L, 1);
 }
 
-void tide_react(lua_State *L, tide_ctx *ctx, int p, int r) {
-  tide_promise *src = lua_touserdata(L, p), *rp;
-  rp = lua_touserdata(L, r);
-  switch (rp->kind) {
-  case TIDE_K_TASK: {
-    /* A task whose body returned a promise adopts it (kept in UV_TARGET). */
-    int adopting;
-    if (rp->state != TIDE_PENDING) return;
-    lua_getiuservalue(L, r, TIDE_UV_TARGET);
-    adopting = lua_rawequal(L, -1, p);
-    lua_pop(L, 1);
-    if (!adopting) return;
-    lua_getiuservalue(L, p, TIDE_UV_STATE);
-    tide_settle(L, ctx, r, (tide_state)src->state, -1);
-    lua_pop(L, 1);
-    break;
-  }
-  case TIDE_K_SLOT:
-    tide_slot_react(L, ctx, p, r);
-    break;
-  default:
-    react_derived(L, ctx, p, r);
-    break;
-  }
-}
-
 /* ---------------------------------------------------------------------------
  * The resolution procedure (Promises/A+ 2.3) */
 
 /* Protected: pushes x.next if callable, else x.then. Indexing may run
  * __index, which may raise (A+ 2.3.3.2). */
 static int get_then(lua_State *L) {
-  if (lua_getfield(L, 1, "next") != LUA_TNIL && is_callable(L, -1)) return 1;
+  if (lua_getfield(L, 1, "next") != LUA_TNIL && tide_is_callable(L, -1)) return 1;
   lua_pop(L, 1);
   lua_getfield(L, 1, "then");
   return 1;
@@ -289,7 +250,7 @@ static int lookup_then(lua_State *L, int v) {
   lua_pushcfunction(L, get_then);
   lua_pushvalue(L, v);
   if (lua_pcall(L, 1, 1, 0) != LUA_OK) return -1;
-  if (!lua_isnil(L, -1) && is_callable(L, -1)) return 1;
+  if (!lua_isnil(L, -1) && tide_is_callable(L, -1)) return 1;
   lua_pop(L, 1);
   return 0;
 }
@@ -338,7 +299,7 @@ void tide_resolve(lua_State *L, tide_ctx *ctx, int p, int v) {
       if (pr->kind == TIDE_K_TASK) {
         /* A task reacts only to the promise in its UV_TARGET (tide_react). */
         lua_pushvalue(L, v);
-        lua_setiuservalue(L, p, TIDE_UV_TARGET);
+        lua_setiuservalue(L, p, TIDE_TASK_UV_TARGET);
       }
       tide_subscribe(L, ctx, v, p);
     }
@@ -400,7 +361,8 @@ static int thenable_settle(lua_State *L, int rejecting) {
 static int thenable_resolve(lua_State *L) { return thenable_settle(L, 0); }
 static int thenable_reject(lua_State *L) { return thenable_settle(L, 1); }
 
-void tide_thenable_job(lua_State *L, tide_ctx *ctx) {
+/* ctx->thenable_job: the drain runs a queued thenable job. */
+static void thenable_job(lua_State *L, tide_ctx *ctx) {
   int job = lua_gettop(L);
   unsigned char *called;
   lua_rawgeti(L, job, 3); /* then */
@@ -476,7 +438,7 @@ static int l_deferred(lua_State *L) {
 static int l_promise(lua_State *L) {
   tide_ctx *ctx = tide_ctx_up(L);
   tide_promise *p;
-  if (!is_callable(L, 1)) luaL_typeerror(L, 1, "function");
+  if (!tide_is_callable(L, 1)) luaL_typeerror(L, 1, "function");
   lua_settop(L, 1);
   p = new_plain(L, ctx); /* 2 */
   lua_pushvalue(L, 1);
@@ -533,19 +495,19 @@ static int m_next(lua_State *L) {
   int ok_cb, err_cb;
   tide_checkpromise(L, ctx, 1);
   lua_settop(L, 3);
-  ok_cb = !lua_isnil(L, 2) && is_callable(L, 2);
-  err_cb = !lua_isnil(L, 3) && is_callable(L, 3);
+  ok_cb = !lua_isnil(L, 2) && tide_is_callable(L, 2);
+  err_cb = !lua_isnil(L, 3) && tide_is_callable(L, 3);
   d = tide_promise_new(L, ctx, sizeof(tide_promise), TIDE_K_PROMISE,
                        ok_cb || err_cb ? 3 : 1, NULL);
   if (ok_cb || err_cb) {
     d->flags |= TIDE_F_HANDLERS;
     if (ok_cb) {
       lua_pushvalue(L, 2);
-      lua_setiuservalue(L, 4, TIDE_UV_ON_OK);
+      lua_setiuservalue(L, 4, TIDE_PROMISE_UV_ON_OK);
     }
     if (err_cb) {
       lua_pushvalue(L, 3);
-      lua_setiuservalue(L, 4, TIDE_UV_ON_ERR);
+      lua_setiuservalue(L, 4, TIDE_PROMISE_UV_ON_ERR);
     }
   }
   tide_subscribe(L, ctx, 1, 4);
@@ -570,7 +532,7 @@ static int m_state(lua_State *L) {
   return 1;
 }
 
-/* p:value() -> state, value: a peek that never waits (for the REPL). */
+/* p:peek() -> state [, value]: a look that never waits (for the REPL). */
 static int m_peek(lua_State *L) {
   tide_ctx *ctx = tide_ctx_up(L);
   tide_promise *p = tide_checkpromise(L, ctx, 1);
@@ -596,20 +558,27 @@ static void push_shown(lua_State *L, int idx) {
   if (!is_str) lua_replace(L, -2);
 }
 
-int tide_promise_tostring(lua_State *L) {
-  tide_promise *p = lua_touserdata(L, 1);
-  const char *name = p->kind == TIDE_K_TASK ? TIDE_TASK_MT : TIDE_PROMISE_MT;
-  int top = lua_gettop(L);
+void tide_promise_push_tostring(lua_State *L, int idx, const char *name,
+                                const char *pending) {
+  tide_promise *p = lua_touserdata(L, idx);
+  idx = lua_absindex(L, idx);
   if (p->state == TIDE_PENDING) {
-    const char *what = "pending";
-    if (p->kind == TIDE_K_TASK)
-      what = ((tide_task *)p)->run == TIDE_TASK_RUNNING ? "running" : "waiting";
-    lua_pushfstring(L, "%s (%s)", name, what);
-    return 1;
+    lua_pushfstring(L, "%s (%s)", name, pending);
+    return;
   }
-  lua_getiuservalue(L, 1, TIDE_UV_STATE);
-  push_shown(L, top + 1);
+  lua_getiuservalue(L, idx, TIDE_UV_STATE);
+  push_shown(L, -1);
   lua_pushfstring(L, "%s (%s: %s)", name, state_names[p->state], lua_tostring(L, -1));
+  lua_replace(L, -3);
+  lua_pop(L, 1);
+}
+
+/* __tostring of tide.promise */
+static int promise_tostring(lua_State *L) {
+  tide_ctx *ctx = tide_ctx_up(L);
+  tide_checkpromise(L, ctx, 1);
+  lua_settop(L, 1);
+  tide_promise_push_tostring(L, 1, TIDE_PROMISE_MT, "pending");
   return 1;
 }
 
@@ -624,18 +593,17 @@ void tide_promise_open(lua_State *L, tide_ctx *ctx) {
                                      {"state", m_state},
                                      {"peek", m_peek},
                                      {NULL, NULL}};
+  tide_reaction_register(ctx, TIDE_K_PROMISE, react_derived);
+  tide_reaction_register(ctx, TIDE_K_OP, react_derived);
+  ctx->thenable_job = thenable_job;
+  static const luaL_Reg metamethods[] = {{"__tostring", promise_tostring}, {NULL, NULL}};
   /* stack: core */
-  luaL_newmetatable(L, TIDE_PROMISE_MT);
+  tide_class_new(L, ctx, TIDE_PROMISE_MT, NULL, methods, metamethods);
   ctx->promise_mt = lua_topointer(L, -1);
   lua_pushvalue(L, -1);
   ctx->promise_mt_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-  lua_newtable(L); /* methods, shared with tide.task's __index */
-  tide_setfuncs(L, ctx, methods);
-  lua_pushvalue(L, -1);
-  lua_setfield(L, -4, "promise_methods");
-  lua_setfield(L, -2, "__index");
-  lua_pushcfunction(L, tide_promise_tostring);
-  lua_setfield(L, -2, "__tostring");
+  lua_getfield(L, -1, "__index");
+  lua_setfield(L, -3, "promise_methods"); /* for the fuzzer; extend with interpose */
   lua_setfield(L, -2, "promise_mt");
   tide_setfuncs(L, ctx, funcs);
 }

@@ -3,7 +3,9 @@
  * The table anchors what is queued, so the collector sees it; head and count
  * live in C. Slots wrap around a power-of-two capacity, so the table keeps
  * using its array part however many values pass through, and it grows in
- * place: a caller may hold the table on its stack across pushes. */
+ * place: a caller may hold the table on its stack across pushes.
+ *
+ * May call: nothing of tide's (Lua only). */
 #include "tide.h"
 
 void tide_ring_init(lua_State *L, tide_ring *r, uint32_t cap) {

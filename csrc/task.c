@@ -12,75 +12,19 @@
  *
  * Ownership: an operation (timer, transfer, child task) started while a task
  * runs belongs to that task. Cancelling the task cancels those operations and
- * delivers a `cancelled` error at the task's await. */
+ * delivers a `cancelled` error at the task's await.
+ *
+ * Also here: introspection (tide.tasks, task:traceback). Operations and
+ * their cancellation are in op.c; task.h has the task struct they share.
+ *
+ * May call: ctx.c, error.c, promise.c, op.c. It registers the TIDE_K_TASK reaction
+ * and ctx->wake; await at the top level goes up to the driver through
+ * ctx->wait_toplevel. */
 #include <stdlib.h>
 #include <string.h>
 
+#include "task.h"
 #include "tide.h"
-
-/* ---------------------------------------------------------------------------
- * Operations */
-
-void tide_op_start(lua_State *L, tide_ctx *ctx, int p, tide_op *op,
-                   const tide_op_class *cls) {
-  tide_task *owner = ctx->current;
-  lua_pushvalue(L, p);
-  op->ref = tide_anchor(L, ctx);
-  op->cls = cls;
-  op->owner = owner;
-  op->prev = NULL;
-  op->next = owner ? owner->children : NULL;
-  if (owner) {
-    if (op->next) op->next->prev = op;
-    owner->children = op;
-  }
-}
-
-/* Removes op from its owner's list; the op stays anchored. */
-void tide_op_untie(tide_op *op) {
-  if (!op->owner) return;
-  if (op->prev)
-    op->prev->next = op->next;
-  else
-    op->owner->children = op->next;
-  if (op->next) op->next->prev = op->prev;
-  op->owner = NULL;
-  op->prev = op->next = NULL;
-}
-
-void tide_op_done(lua_State *L, tide_ctx *ctx, tide_op *op) {
-  tide_op_untie(op);
-  tide_unanchor(L, ctx, op->ref);
-  op->ref = LUA_NOREF;
-}
-
-int tide_cancel(lua_State *L, tide_ctx *ctx, int p, int err) {
-  tide_promise *pr = tide_topromise(L, ctx, p);
-  tide_op *op;
-  if (!pr || pr->state != TIDE_PENDING) return 0;
-  p = lua_absindex(L, p);
-  err = lua_absindex(L, err);
-  if (pr->kind == TIDE_K_TASK && ((tide_task *)pr)->run == TIDE_TASK_DONE) {
-    /* The body returned a promise (or a foreign thenable) that the task
-     * follows: cancel that if it is ours and can be cancelled. */
-    lua_getiuservalue(L, p, TIDE_UV_TARGET);
-    if (!tide_cancel(L, ctx, -1, err)) {
-      /* It cannot be stopped: stop following it, and end. (A thenable that
-       * settles later finds the task settled: that is ignored.) */
-      if (tide_topromise(L, ctx, -1)) tide_unsubscribe(L, -1, p);
-      lua_pushnil(L);
-      lua_setiuservalue(L, p, TIDE_UV_TARGET);
-      pr->flags |= TIDE_F_QUIET;
-      tide_settle(L, ctx, p, TIDE_REJECTED, err);
-    }
-    lua_pop(L, 1);
-    return 1;
-  }
-  op = tide_promise_op(pr);
-  if (!op || !op->cls || op->ref == LUA_NOREF) return 0;
-  op->cls->cancel(L, ctx, p, err);
-  return 1;
-}
 
 /* ---------------------------------------------------------------------------
  * Running a task */
@@ -142,11 +86,11 @@ static void task_finish(lua_State *L, tide_ctx *ctx, int t, int ok, int v) {
     /* Cancelled after its last await: it finished first, so it stands. */
     task->cancel_pending = 0;
     lua_pushnil(L);
-    lua_setiuservalue(L, t, TIDE_UV_TARGET);
+    lua_setiuservalue(L, t, TIDE_TASK_UV_TARGET);
   }
 
   /* Keep the traceback of a failure; let the coroutine go. */
-  lua_getiuservalue(L, t, TIDE_UV_AUX); /* co */
+  lua_getiuservalue(L, t, TIDE_TASK_UV_CO); /* co */
   co = lua_tothread(L, -1);
   *(tide_task **)lua_getextraspace(co) = NULL;
   lua_rawgeti(L, LUA_REGISTRYINDEX, ctx->tracebacks); /* co tracebacks */
@@ -161,7 +105,7 @@ static void task_finish(lua_State *L, tide_ctx *ctx, int t, int ok, int v) {
     lua_pop(L, 1);
     lua_pushnil(L);
   }
-  lua_setiuservalue(L, t, TIDE_UV_AUX);
+  lua_setiuservalue(L, t, TIDE_TASK_UV_CO);
   lua_pop(L, 2);
 
   if (ok) {
@@ -172,6 +116,30 @@ static void task_finish(lua_State *L, tide_ctx *ctx, int t, int ok, int v) {
       task->base.promise.flags |= TIDE_F_QUIET;
     tide_settle(L, ctx, t, TIDE_REJECTED, v);
   }
+}
+
+/* The reaction of kind TIDE_K_TASK: a task whose body returned a promise
+ * adopts it (kept in UV_TARGET); it ignores any other promise. */
+static void task_react(lua_State *L, tide_ctx *ctx, int p, int r) {
+  tide_promise *src = lua_touserdata(L, p), *rp = lua_touserdata(L, r);
+  int adopting;
+  if (rp->state != TIDE_PENDING) return;
+  lua_getiuservalue(L, r, TIDE_TASK_UV_TARGET);
+  adopting = lua_rawequal(L, -1, p);
+  lua_pop(L, 1);
+  if (!adopting) return;
+  lua_getiuservalue(L, p, TIDE_UV_STATE);
+  tide_settle(L, ctx, r, (tide_state)src->state, -1);
+  lua_pop(L, 1);
+}
+
+/* __tostring of tide.task: its state, or for a pending one whether it runs. */
+static int task_tostring(lua_State *L) {
+  tide_task *task = luaL_checkudata(L, 1, TIDE_TASK_MT);
+  lua_settop(L, 1);
+  tide_promise_push_tostring(L, 1, TIDE_TASK_MT,
+                             task->run == TIDE_TASK_RUNNING ? "running" : "waiting");
+  return 1;
 }
 
 /* Pushes the task userdata (anchored while it is unfinished). */
@@ -230,8 +198,11 @@ static void task_run(lua_State *L, tide_ctx *ctx, lua_State *co, int nargs) {
   }
 }
 
-void tide_task_wake(lua_State *L, tide_ctx *ctx, lua_State *co) {
+/* ctx->wake: a wakeup for the task on co, waiting for promise p. */
+static void task_wake(lua_State *L, tide_ctx *ctx, lua_State *co, const tide_promise *p) {
   tide_task *task = tide_task_of(co);
+  /* Stale if the task stopped waiting for that promise (cancelled). */
+  if (!task || task->run != TIDE_TASK_WAITING || task->awaiting != p) return;
   if (task->hijacked || lua_status(co) != LUA_YIELD) {
     /* Someone else resumed or closed it: it cannot be resumed here; it fails. */
     fail_misused(L, ctx, task, task->hijacked ? HIJACKED_MESSAGE : CLOSED_MESSAGE);
@@ -243,28 +214,19 @@ void tide_task_wake(lua_State *L, tide_ctx *ctx, lua_State *co) {
   task_run(L, ctx, co, 0);
 }
 
-static int is_callable(lua_State *L, int idx) {
-  if (lua_type(L, idx) == LUA_TFUNCTION) return 1;
-  if (luaL_getmetafield(L, idx, "__call") != LUA_TNIL) {
-    lua_pop(L, 1);
-    return 1;
-  }
-  return 0;
-}
-
 void tide_spawn(lua_State *L, tide_ctx *ctx, int fn, int nargs) {
   tide_task *task;
   lua_State *co;
   int t;
   fn = lua_absindex(L, fn);
-  if (!is_callable(L, fn)) luaL_typeerror(L, fn, "function");
+  if (!tide_is_callable(L, fn)) luaL_typeerror(L, fn, "function");
   luaL_checkstack(L, nargs + 8, "too many arguments to spawn");
   task = (tide_task *)tide_promise_new(L, ctx, sizeof(tide_task), TIDE_K_TASK, 3,
                                        TIDE_TASK_MT);
   t = lua_gettop(L);
   co = lua_newthread(L);
   *(tide_task **)lua_getextraspace(co) = task;
-  lua_setiuservalue(L, t, TIDE_UV_AUX);
+  lua_setiuservalue(L, t, TIDE_TASK_UV_CO);
   task->run = TIDE_TASK_RUNNING;
   ctx->n_live_tasks++;
   tide_op_start(L, ctx, t, &task->base.op, &task_class);
@@ -280,7 +242,7 @@ void tide_spawn(lua_State *L, tide_ctx *ctx, int fn, int nargs) {
  * emptied that stack). */
 static void push_awaited(lua_State *L, int t) {
   lua_State *co;
-  lua_getiuservalue(L, t, TIDE_UV_AUX);
+  lua_getiuservalue(L, t, TIDE_TASK_UV_CO);
   co = lua_tothread(L, -1);
   lua_pop(L, 1);
   if (lua_status(co) != LUA_YIELD || lua_gettop(co) < 1) {
@@ -313,7 +275,7 @@ static void task_cancel(lua_State *L, tide_ctx *ctx, int t, int err) {
   if (task->run == TIDE_TASK_WAITING) {
     lua_State *co;
     if (task->delivering) return;
-    lua_getiuservalue(L, t, TIDE_UV_AUX);
+    lua_getiuservalue(L, t, TIDE_TASK_UV_CO);
     co = lua_tothread(L, -1);
     lua_pop(L, 1);
     if (lua_status(co) != LUA_YIELD) {
@@ -327,13 +289,13 @@ static void task_cancel(lua_State *L, tide_ctx *ctx, int t, int err) {
      * await raises the error kept in UV_TARGET. The task itself stands in
      * for the awaited promise, so that a wakeup for the old one is stale. */
     push_awaited(L, t);
-    lua_getiuservalue(L, t, TIDE_UV_AUX);
+    lua_getiuservalue(L, t, TIDE_TASK_UV_CO);
     co = lua_tothread(L, -1);
     tide_unsubscribe(L, -2, -1);
     lua_pop(L, 2);
     cancel_children(L, ctx, task, err);
     lua_pushvalue(L, err);
-    lua_setiuservalue(L, t, TIDE_UV_TARGET);
+    lua_setiuservalue(L, t, TIDE_TASK_UV_TARGET);
     task->delivering = 1;
     task->awaiting = task;
     tide_wake_push(L, ctx, co, (tide_promise *)task);
@@ -342,28 +304,8 @@ static void task_cancel(lua_State *L, tide_ctx *ctx, int t, int err) {
     if (task->cancel_pending) return;
     task->cancel_pending = 1;
     lua_pushvalue(L, err);
-    lua_setiuservalue(L, t, TIDE_UV_TARGET);
+    lua_setiuservalue(L, t, TIDE_TASK_UV_TARGET);
     cancel_children(L, ctx, task, err);
-  }
-}
-
-/* Pushes a new `cancelled` error whose reason is the value at idx. */
-static void push_cancelled(lua_State *L, int reason) {
-  reason = lua_absindex(L, reason);
-  if (lua_type(L, reason) == LUA_TSTRING)
-    tide_error_push(L, "cancelled", "%s", lua_tostring(L, reason));
-  else if (tide_is_error(L, reason, NULL)) {
-    lua_getfield(L, reason, "kind");
-    tide_error_push(L, "cancelled", "cancelled because of a %s error",
-                    lua_isstring(L, -1) ? lua_tostring(L, -1) : "tide");
-    lua_remove(L, -2);
-  } else
-    tide_error_push(L, "cancelled", "task cancelled");
-  lua_pushvalue(L, reason);
-  lua_setfield(L, -2, "reason");
-  if (tide_is_error(L, reason, NULL)) {
-    lua_pushvalue(L, reason);
-    lua_setfield(L, -2, "cause");
   }
 }
 
@@ -372,24 +314,8 @@ static int m_cancel(lua_State *L) {
   tide_ctx *ctx = tide_ctx_up(L);
   luaL_checkudata(L, 1, TIDE_TASK_MT);
   lua_settop(L, 2);
-  push_cancelled(L, 2);
+  tide_push_cancelled(L, 2);
   lua_pushboolean(L, tide_cancel(L, ctx, 1, 3));
-  return 1;
-}
-
-/* core.cancel(promise, err) -> boolean: cancel a task or operation with the
- * given error (used by timeouts and abort signals). */
-static int l_cancel(lua_State *L) {
-  tide_ctx *ctx = tide_ctx_up(L);
-  lua_settop(L, 2);
-  lua_pushboolean(L, tide_cancel(L, ctx, 1, 2));
-  return 1;
-}
-
-/* core.cancelled_error(reason) -> a new `cancelled` error */
-static int l_cancelled_error(lua_State *L) {
-  lua_settop(L, 1);
-  push_cancelled(L, 1);
   return 1;
 }
 
@@ -411,9 +337,9 @@ static int settled_result(lua_State *L, tide_promise *p, int mode) {
 /* Pushes the cancellation error kept in the task's UV_TARGET (clearing it). */
 static void take_cancellation(lua_State *L, tide_ctx *ctx, tide_task *task) {
   push_task(L, ctx, task);
-  lua_getiuservalue(L, -1, TIDE_UV_TARGET);
+  lua_getiuservalue(L, -1, TIDE_TASK_UV_TARGET);
   lua_pushnil(L);
-  lua_setiuservalue(L, -3, TIDE_UV_TARGET);
+  lua_setiuservalue(L, -3, TIDE_TASK_UV_TARGET);
   lua_remove(L, -2);
   task->cancelled = 1;
 }
@@ -475,7 +401,7 @@ static int await_impl(lua_State *L, int mode) {
              "code is not in a tide task (a callback, a next() handler, or a "
              "plain coroutine); run it with tide.spawn and await inside");
     /* Top-level await: run the loop until the promise settles. */
-    tide_wait_toplevel(L, ctx, 1, "tide.await");
+    ctx->wait_toplevel(L, ctx, 1, "tide.await");
     return settled_result(L, p, mode);
   }
   if ((void *)task == (void *)p)
@@ -533,64 +459,6 @@ static int l_current(lua_State *L) {
 }
 
 /* ---------------------------------------------------------------------------
- * Operations written in Lua */
-
-/* A Lua-level operation (a channel receive, a semaphore wait, ...): a
- * promise that belongs to the task that started it, like a timer, so that
- * cancelling that task (or a signal) cancels it. UV 2: the on_cancel
- * function, called with the error before the promise rejects with it. */
-static void lua_op_cancel(lua_State *L, tide_ctx *ctx, int p, int err) {
-  tide_op_promise *op = lua_touserdata(L, p);
-  tide_op_done(L, ctx, &op->op);
-  if (lua_getiuservalue(L, p, 2) == LUA_TFUNCTION) {
-    lua_pushvalue(L, err);
-    tide_call_cb(L, ctx, 1);
-  } else {
-    lua_pop(L, 1);
-  }
-  tide_settle(L, ctx, p, TIDE_REJECTED, err);
-}
-
-static const tide_op_class lua_op_class = {"operation", lua_op_cancel};
-
-/* The settling functions of core.operation. upvalues: ctx, the promise. */
-static int lua_op_settle(lua_State *L, tide_state st) {
-  tide_ctx *ctx = tide_ctx_up(L);
-  tide_op_promise *op = lua_touserdata(L, lua_upvalueindex(2));
-  if (op->promise.state != TIDE_PENDING) return 0;
-  lua_settop(L, 1);
-  lua_pushvalue(L, lua_upvalueindex(2));
-  tide_op_done(L, ctx, &op->op);
-  if (st == TIDE_FULFILLED)
-    tide_resolve(L, ctx, 2, 1);
-  else
-    tide_settle(L, ctx, 2, TIDE_REJECTED, 1);
-  return 0;
-}
-
-static int lua_op_resolve(lua_State *L) { return lua_op_settle(L, TIDE_FULFILLED); }
-static int lua_op_reject(lua_State *L) { return lua_op_settle(L, TIDE_REJECTED); }
-
-/* core.operation([on_cancel]) -> promise, resolve, reject */
-static int l_operation(lua_State *L) {
-  tide_ctx *ctx = tide_ctx_up(L);
-  tide_op_promise *op;
-  if (!lua_isnoneornil(L, 1)) luaL_checktype(L, 1, LUA_TFUNCTION);
-  lua_settop(L, 1);
-  op = (tide_op_promise *)tide_promise_new(L, ctx, sizeof *op, TIDE_K_OP, 2, NULL);
-  lua_pushvalue(L, 1);
-  lua_setiuservalue(L, 2, 2);
-  tide_op_start(L, ctx, 2, &op->op, &lua_op_class);
-  lua_pushvalue(L, lua_upvalueindex(1));
-  lua_pushvalue(L, 2);
-  lua_pushcclosure(L, lua_op_resolve, 2);
-  lua_pushvalue(L, lua_upvalueindex(1));
-  lua_pushvalue(L, 2);
-  lua_pushcclosure(L, lua_op_reject, 2);
-  return 3;
-}
-
-/* ---------------------------------------------------------------------------
  * Introspection */
 
 /* Pushes "file:line" of the innermost Lua function active on co, or nil. */
@@ -609,7 +477,7 @@ static void push_where(lua_State *L, lua_State *co) {
  * now; nil for a task that succeeded. */
 static int m_traceback(lua_State *L) {
   tide_task *task = luaL_checkudata(L, 1, TIDE_TASK_MT);
-  lua_getiuservalue(L, 1, TIDE_UV_AUX);
+  lua_getiuservalue(L, 1, TIDE_TASK_UV_CO);
   if (task->run != TIDE_TASK_DONE && lua_type(L, -1) == LUA_TTHREAD)
     luaL_traceback(L, lua_tothread(L, -1), NULL, 0);
   else if (lua_type(L, -1) != LUA_TSTRING)
@@ -662,7 +530,7 @@ static int l_tasks(lua_State *L) {
       push_awaited(L, 4);
       lua_setfield(L, 5, "awaiting");
     }
-    lua_getiuservalue(L, 4, TIDE_UV_AUX);
+    lua_getiuservalue(L, 4, TIDE_TASK_UV_CO);
     if (lua_type(L, -1) == LUA_TTHREAD) {
       push_where(L, lua_tothread(L, -1));
       lua_setfield(L, 5, "where");
@@ -676,39 +544,25 @@ static int l_tasks(lua_State *L) {
 }
 
 void tide_task_open(lua_State *L, tide_ctx *ctx) {
-  static const luaL_Reg funcs[] = {{"spawn", l_spawn},
-                                   {"await", l_await},
-                                   {"pawait", l_pawait},
-                                   {"current", l_current},
-                                   {"tasks", l_tasks},
-                                   {"cancel", l_cancel},
-                                   {"cancelled_error", l_cancelled_error},
-                                   {"operation", l_operation},
-                                   {NULL, NULL}};
+  static const luaL_Reg funcs[] = {{"spawn", l_spawn},   {"await", l_await},
+                                   {"pawait", l_pawait}, {"current", l_current},
+                                   {"tasks", l_tasks},   {NULL, NULL}};
   static const luaL_Reg task_methods[] = {
       {"cancel", m_cancel}, {"traceback", m_traceback}, {NULL, NULL}};
   static const luaL_Reg promise_methods[] = {{"await", l_await}, {NULL, NULL}};
+  static const luaL_Reg task_metamethods[] = {{"__tostring", task_tostring},
+                                              {NULL, NULL}};
+  tide_reaction_register(ctx, TIDE_K_TASK, task_react);
+  ctx->wake = task_wake;
   /* stack: core */
+  /* Every promise can be awaited: tide.task extends tide.promise. */
   lua_getfield(L, -1, "promise_methods");
   tide_setfuncs(L, ctx, promise_methods);
-
-  luaL_newmetatable(L, TIDE_TASK_MT);
+  lua_pop(L, 1);
+  tide_class_new(L, ctx, TIDE_TASK_MT, TIDE_PROMISE_MT, task_methods, task_metamethods);
   ctx->task_mt = lua_topointer(L, -1);
   lua_pushvalue(L, -1);
   ctx->task_mt_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-  /* __index: the promise methods plus the task's own. */
-  lua_newtable(L);
-  lua_pushnil(L);
-  while (lua_next(L, -4)) {
-    lua_pushvalue(L, -2);
-    lua_insert(L, -2);
-    lua_rawset(L, -4);
-  }
-  tide_setfuncs(L, ctx, task_methods);
-  lua_setfield(L, -2, "__index");
-  lua_pushcfunction(L, tide_promise_tostring);
-  lua_setfield(L, -2, "__tostring");
-  lua_setfield(L, -3, "task_mt");
-  lua_pop(L, 1);
+  lua_setfield(L, -2, "task_mt");
   tide_setfuncs(L, ctx, funcs);
 }

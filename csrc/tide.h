@@ -1,10 +1,25 @@
-/* tide.h -- internal API shared by the C files of tide.core.
+/* tide.h -- the internal API that the C files of tide.core share, and
+ * nothing private to one of them (a module's own structs live in it).
+ *
+ * Layers (DESIGN.md, "Layout and layers"; scripts/check-layers checks them
+ * on the object files): ctx.c error.c ring.c heap.c buf.c -> promise.c ->
+ * op.c -> task.c -> combinators.c timer.c fs.c http*.c -> loop.c -> core.c
+ * (op.c is task.c's operations, split off to keep files small). A file
+ * calls only files before it. The few calls that must go the other way go
+ * through pointers on the context that the higher file sets when it opens:
+ * the reaction of each kind (tide_reaction_register), the module hooks for
+ * teardown and stats (tide_module_register), and ctx->wake, thenable_job
+ * and wait_toplevel (see struct tide_ctx).
  *
  * Ownership in one paragraph: every Lua object that C code holds on to is
  * anchored in a Lua table (a ring, the anchors table or a user value), never
  * by a bare pointer alone; raw pointers to userdata are kept only while such
- * an anchor exists. libuv handles live in memory owned by the context and are
- * freed after their close callbacks. Only the context has a finalizer.
+ * an anchor exists. libuv handles live in memory owned by the context (or
+ * its modules) and are freed after their close callbacks. Promises, tasks
+ * and timers own no C memory and have no finalizer (a pending one is
+ * anchored); objects that do own some (the context, HTTP clients and
+ * transfers) free it in a __gc that shares the idempotent cleanup of their
+ * close.
  *
  * Events: libuv callbacks never call Lua. They record what happened
  * (tide_post) and end the loop iteration; the driver -- tide.run or a
@@ -16,7 +31,6 @@
 #ifndef TIDE_H
 #define TIDE_H
 
-#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -24,17 +38,25 @@
 #include <lua.h>
 #include <uv.h>
 
-#include "heap.h"
-
 #define TIDE_EXPORT __attribute__((visibility("default")))
 
-/* Metatable names: luaL_newmetatable sets __name, so messages name the type. */
+/* Class names shared by several files (tide_class_new sets __name, so
+ * messages name the type). */
 #define TIDE_PROMISE_MT "tide.promise"
 #define TIDE_TASK_MT "tide.task"
-#define TIDE_TIMER_MT "tide.timer"
 #define TIDE_ERROR_MT "tide.error"
-#define TIDE_CTX_MT "tide.context"
-#define TIDE_SIGNAL_MT "tide.signal" /* methods come from lua/tide/signal.lua */
+#define TIDE_SIGNAL_MT                                                                   \
+  "tide.signal" /* its methods: lua/tide/signal.lua, by interpose                        \
+                 */
+
+/* Limits shared with the Lua layer, which reads them from tide.core (one
+ * place): core.MAX_COUNT and core.READ_MAX. */
+/* The most items a list, count or length given to tide may have: far above
+ * any real list, low enough that a stray n = 2^40 fails at once instead of
+ * looping for hours over holes. */
+#define TIDE_MAX_COUNT ((lua_Integer)1 << 28)
+/* The most bytes one fs read asks for. */
+#define TIDE_FS_READ_MAX (64 * 1024 * 1024)
 
 typedef struct tide_ctx tide_ctx;
 typedef struct tide_task tide_task;
@@ -52,13 +74,14 @@ typedef enum {
   TIDE_K_TASK,    /* tide_task: a promise settled by a coroutine */
   TIDE_K_OP,      /* an operation's promise: a tide_op follows the header */
   TIDE_K_SLOT,    /* one element of a combinator (combinators.c) */
-  TIDE_K_TIMER    /* not a promise: a set_timeout handle (timer.c) */
+  TIDE_K_TIMER,   /* not a promise: a set_timeout handle (timer.c) */
+  TIDE_K_COUNT
 } tide_kind;
 
 enum {
   TIDE_F_HANDLED = 1 << 0,  /* a reaction was attached, or it was awaited */
   TIDE_F_LOCKED = 1 << 1,   /* resolved: later resolve/reject calls are no-ops */
-  TIDE_F_HANDLERS = 1 << 2, /* holds next() handlers in UV_ON_OK / UV_ON_ERR */
+  TIDE_F_HANDLERS = 1 << 2, /* holds next() handlers (TIDE_PROMISE_UV_ON_*) */
   TIDE_F_TRACKED = 1 << 3,  /* on the list of rejections checked after a drain */
   TIDE_F_QUIET = 1 << 4     /* rejected by tide's own cancellation: never reported */
 };
@@ -70,17 +93,22 @@ typedef struct tide_promise {
   uint8_t spare;
 } tide_promise;
 
-/* User values of a promise userdata. UV_STATE holds the reactions while the
- * promise is pending (nil, one reaction, or a list) and its value once it is
- * settled: the two are never needed at once. A derived promise keeps its
- * next() handlers in UV_ON_OK / UV_ON_ERR until it runs them. A task keeps
- * in UV_TARGET the promise it adopts once its body returned one (or a
- * cancellation error waiting for its next await), and its coroutine (later
- * its traceback) in UV_AUX. */
-enum { TIDE_UV_STATE = 1, TIDE_UV_ON_OK = 2, TIDE_UV_ON_ERR = 3 };
-enum { TIDE_UV_TARGET = 2, TIDE_UV_AUX = 3 };
+/* User values of a promise userdata. Slot 1, in every kind, holds the
+ * reactions while the promise is pending (nil, one reaction, or a list) and
+ * its value once it is settled: the two are never needed at once. The slots
+ * after it belong to the kind, each kind with its own names: the same
+ * number means different things in a derived promise and in a task (a
+ * task never has TIDE_F_HANDLERS, so tide_settle never clears its slots). */
+enum { TIDE_UV_STATE = 1 };
+/* A derived promise keeps its next() handlers here until it runs them. */
+enum { TIDE_PROMISE_UV_ON_OK = 2, TIDE_PROMISE_UV_ON_ERR = 3 };
+/* A task keeps in TARGET the promise it adopts once its body returned one
+ * (or a cancellation error waiting for its next await), and in CO its
+ * coroutine (later, if it failed, its traceback). */
+enum { TIDE_TASK_UV_TARGET = 2, TIDE_TASK_UV_CO = 3 };
 
-tide_promise *tide_topromise(lua_State *L, tide_ctx *ctx, int idx);
+/* The promise (or task) at idx, or NULL for any other value. */
+static inline tide_promise *tide_topromise(lua_State *L, tide_ctx *ctx, int idx);
 tide_promise *tide_checkpromise(lua_State *L, tide_ctx *ctx, int idx);
 /* Pushes a new pending promise userdata of `size` bytes (>= header). */
 tide_promise *tide_promise_new(lua_State *L, tide_ctx *ctx, size_t size, tide_kind kind,
@@ -105,9 +133,10 @@ void tide_unsubscribe(lua_State *L, int p, int r);
 tide_promise *tide_promise_from(lua_State *L, tide_ctx *ctx, int idx);
 /* Pushes a promise already rejected with the value at e, marked handled. */
 void tide_push_rejected(lua_State *L, tide_ctx *ctx, int e, int quiet);
-/* Runs reaction r for the settled promise p (called by the microtask drain). */
-void tide_react(lua_State *L, tide_ctx *ctx, int p, int r);
-int tide_promise_tostring(lua_State *L);
+/* Pushes "<name> (<state>[: value])" for the promise at idx; `pending` is
+ * the word for a pending one. (The __tostring of promises and tasks.) */
+void tide_promise_push_tostring(lua_State *L, int idx, const char *name,
+                                const char *pending);
 void tide_promise_open(lua_State *L, tide_ctx *ctx);
 
 /* ---------------------------------------------------------------------------
@@ -160,39 +189,27 @@ int tide_cancel(lua_State *L, tide_ctx *ctx, int p, int err);
 int tide_opt_signal(lua_State *L, int opts, const char *fname);
 /* Ties the op promise at p to the signal at sig: aborting the signal cancels
  * the op with the signal's reason (at once if it is already aborted). */
-void tide_link_signal(lua_State *L, tide_ctx *ctx, int sig, int p);
+void tide_link_signal(lua_State *L, int sig, int p);
+/* Pushes a new `cancelled` error whose reason is the value at reason. */
+void tide_push_cancelled(lua_State *L, int reason);
+/* core.cancel, cancelled_error, operation; the tide.signal class */
+void tide_op_open(lua_State *L, tide_ctx *ctx);
 
 /* ---------------------------------------------------------------------------
  * Tasks */
 
-typedef enum {
-  TIDE_TASK_RUNNING, /* on the C stack: running, or resumed another one */
-  TIDE_TASK_WAITING, /* suspended in await */
-  TIDE_TASK_DONE
-} tide_task_run;
-
-struct tide_task {
-  tide_op_promise base;   /* a task is a promise, and an op of its spawner */
-  tide_op *children;      /* ops this task started that are still pending */
-  void *awaiting;         /* the promise it waits for (kept alive by the
-                             await frame on its coroutine's stack) */
-  uint8_t run;            /* tide_task_run */
-  uint8_t cancel_pending; /* cancelled while running: raise at next await */
-  uint8_t delivering;     /* a cancellation (in UV_TARGET) is queued for it */
-  uint8_t cancelled;      /* a cancellation was delivered to it */
-  uint8_t hijacked;       /* its coroutine was resumed by someone else */
-};
+/* Whether the value at idx can be called. */
+static inline int tide_is_callable(lua_State *L, int idx) {
+  if (lua_type(L, idx) == LUA_TFUNCTION) return 1;
+  if (luaL_getmetafield(L, idx, "__call") != LUA_TNIL) {
+    lua_pop(L, 1);
+    return 1;
+  }
+  return 0;
+}
 
 /* The task running on thread L, or NULL. */
 tide_task *tide_current(tide_ctx *ctx, lua_State *L);
-/* The task whose coroutine is co (set in the thread's extra space). */
-static inline tide_task *tide_task_of(lua_State *co) {
-  return *(tide_task **)lua_getextraspace(co);
-}
-/* Resumes the task whose coroutine co waits in await: await then returns
- * (or raises) the outcome of the promise it waits for, or raises the
- * cancellation queued for it. */
-void tide_task_wake(lua_State *L, tide_ctx *ctx, lua_State *co);
 /* Spawns fn (at index fn, followed by nargs arguments) as a task and runs it
  * up to its first suspension; pushes the task. */
 void tide_spawn(lua_State *L, tide_ctx *ctx, int fn, int nargs);
@@ -231,24 +248,11 @@ void tide_ring_clear(lua_State *L, tide_ring *r);
 /* ---------------------------------------------------------------------------
  * Timers */
 
-typedef enum { TIDE_TIMER_IDLE, TIDE_TIMER_HEAP, TIDE_TIMER_IMMEDIATE } tide_timer_where;
-
-typedef struct tide_timer_node {
-  tide_heap_node hn; /* key: due time in loop milliseconds */
-  uint8_t where;     /* tide_timer_where */
-  uint8_t is_sleep;  /* a sleep op (else a callback timer handle) */
-  uint8_t refd;      /* keeps the loop alive */
-  uint8_t spare;
-  int anchor; /* anchors ref of the owning userdata while scheduled */
-} tide_timer_node;
-
 void tide_timer_open(lua_State *L, tide_ctx *ctx);
-void tide_timer_close(tide_ctx *ctx);
 
 /* ---------------------------------------------------------------------------
  * Combinators */
 
-void tide_slot_react(lua_State *L, tide_ctx *ctx, int p, int slot);
 void tide_combinators_open(lua_State *L, tide_ctx *ctx);
 
 /* Events, in the order the driver handles them after a loop iteration
@@ -278,21 +282,38 @@ struct tide_io {
 /* From a libuv/libcurl callback: queues io for completion. */
 void tide_io_done(tide_ctx *ctx, tide_io *io);
 void tide_fs_open(lua_State *L, tide_ctx *ctx);
-/* The state is closing: unblocks what it can of the fs requests still in
- * libuv's thread pool, so that waiting for them ends. */
-void tide_fs_close(tide_ctx *ctx);
 void tide_http_open(lua_State *L, tide_ctx *ctx);
-void tide_http_close(tide_ctx *ctx);
 
-/* One entry of the microtask queue. A wakeup names the coroutine of a task
- * waiting in await and the promise it waits for: both are anchored already
- * (the task by its anchor, the promise by the await frame), so queueing it
- * touches no Lua table. Any other job (co == NULL) is the next pair of
- * values in the Lua ring ctx->jobs. */
-typedef struct tide_job {
-  lua_State *co;
-  const tide_promise *promise;
-} tide_job;
+typedef struct tide_job tide_job; /* an entry of the microtask queue (ctx.c) */
+
+/* ---------------------------------------------------------------------------
+ * Hooks: how the files above ctx.c plug into it */
+
+/* A reaction kind's behaviour: reaction r (a userdata whose tide_promise
+ * header has that kind) reacts to the settled promise p. The drain runs it
+ * for each queued (promise, reaction) job. Each owner registers its kinds
+ * when it opens: promise.c TIDE_K_PROMISE and TIDE_K_OP, task.c TIDE_K_TASK,
+ * combinators.c TIDE_K_SLOT. */
+typedef void (*tide_react_fn)(lua_State *L, tide_ctx *ctx, int p, int r);
+void tide_reaction_register(tide_ctx *ctx, tide_kind kind, tide_react_fn react);
+
+/* A module (timer, fs, http, the driver...) as the context sees it. */
+// clang-format off
+typedef struct tide_module {
+  const char *name;
+  void (*close)(tide_ctx *ctx);                       /* teardown, after the loop stopped; no Lua; may be NULL */
+  void (*stats)(lua_State *L, tide_ctx *ctx, int t);  /* adds fields to the core.stats() table at t; may be NULL */
+} tide_module;
+// clang-format on
+#define TIDE_MODULES_MAX 16
+/* m has static storage; called from each *_open. At teardown the close
+ * hooks run in reverse order of registration. */
+void tide_module_register(tide_ctx *ctx, const tide_module *m);
+/* Teardown, earlier: once every handle is closing, before the loop runs
+ * them down. For what would hold that last run (fs.c's requests blocked in
+ * libuv's thread pool). No Lua. */
+typedef void (*tide_closing_fn)(tide_ctx *ctx);
+void tide_on_closing(tide_ctx *ctx, tide_closing_fn fn);
 
 /* ---------------------------------------------------------------------------
  * The context: one per lua_State that requires tide */
@@ -307,42 +328,51 @@ struct tide_ctx {
   tide_task *current; /* task being run, and its thread */
   lua_State *current_L;
 
-  tide_job *queue; /* microtasks, in order (see loop.c) */
+  tide_job *queue; /* microtasks, in order (see ctx.c) */
   uint32_t q_head, q_count, q_cap;
   tide_ring jobs; /* the Lua values of queued non-wakeup jobs */
   int draining;
   tide_ring rejections; /* rejected promises to check once the queue drains */
 
-  tide_heap timers;         /* pending timers (timer.c) */
-  uv_timer_t timer;         /* armed for the earliest of them */
-  uint32_t timers_refd;     /* how many of them keep the loop alive */
-  tide_ring immediates;     /* zero-delay sleeps and timers, run at check */
-  uint32_t immediates_live; /* how many of those are still to run */
-  uint32_t immediates_refd; /* how many of those keep the loop alive */
-  uv_check_t check;
-  uv_idle_t idle; /* keeps poll from blocking while immediates wait */
-
   unsigned events;            /* tide_event bits posted by libuv callbacks */
   tide_io *io_head, *io_tail; /* finished I/O waiting for the driver */
   tide_event_fn handlers[TIDE_EV_COUNT];
-  uv_signal_t sigint; /* Ctrl-C while the top level waits */
-  int interrupted;
-  struct sigaction saved_sigint;
 
   int anchors;      /* registry ref: table holding C-held objects */
   int *anchor_free; /* free slots of that table (a stack) */
   int anchor_nfree, anchor_capfree, anchor_top;
   int tracebacks;                   /* registry ref: failing coroutine -> traceback */
   int on_unhandled;                 /* registry ref of the handler or LUA_NOREF */
-  int signal_linker;                /* registry ref of the Lua signal linker */
   const void *promise_mt, *task_mt; /* metatable identities */
   int promise_mt_ref, task_mt_ref;  /* the same tables, by registry ref */
   uint32_t n_live_tasks;
-  int gc_stress;       /* full collection at every await and callback */
-  void *http;          /* http.c's state (libcurl share handle, ...) */
+  int gc_stress; /* full collection at every await and callback */
+  int closed;    /* the state is closing: no more Lua */
+
+  /* The modules' own state, opaque here. */
+  void *timer;         /* timer.c */
+  void *http;          /* http.c (libcurl share handle, ...) */
+  void *driver;        /* loop.c */
   void *fs_reqs;       /* fs.c's requests in libuv's thread pool (a list) */
   uint32_t fs_pending; /* how many: cancelled ones too, until libuv is done */
-  int closed;
+
+  /* Registries filled when the files above open (see "Hooks" above). */
+  tide_react_fn reactions[TIDE_K_COUNT];
+  const tide_module *modules[TIDE_MODULES_MAX];
+  int n_modules;
+  tide_closing_fn closing[TIDE_MODULES_MAX];
+  int n_closing;
+  /* Upward calls: the few places where a lower file must call a higher one
+   * go through these pointers, set by the higher file when it opens. */
+  /* task.c: resumes the task whose coroutine co waits in await for promise
+   * p, unless that wakeup is stale (the task stopped waiting for p). */
+  void (*wake)(lua_State *L, tide_ctx *ctx, lua_State *co, const tide_promise *p);
+  /* promise.c: runs a thenable job; its table {promise, x, then} is on top
+   * (popped). Called by the drain. */
+  void (*thenable_job)(lua_State *L, tide_ctx *ctx);
+  /* loop.c: the top-level wait: runs the loop on L until the promise at p
+   * settles (raises a deadlock or an interruption). Called by await. */
+  void (*wait_toplevel)(lua_State *L, tide_ctx *ctx, int p, const char *what);
 };
 
 /* C functions get the context through upvalue 1: the box that the context's
@@ -368,7 +398,7 @@ int tide_anchor(lua_State *L, tide_ctx *ctx);
 void tide_unanchor(lua_State *L, tide_ctx *ctx, int ref);
 void tide_push_anchored(lua_State *L, tide_ctx *ctx, int ref);
 
-/* Microtasks: queues the job (value at a, value at b); see loop.c. */
+/* Microtasks: queues the job (value at a, value at b); see ctx.c. */
 void tide_job_push(lua_State *L, tide_ctx *ctx, int a, int b);
 /* Queues the wakeup of the task waiting in await on coroutine co for
  * promise p (a reaction that is a coroutine). */
@@ -382,20 +412,44 @@ void tide_track_rejection(lua_State *L, tide_ctx *ctx, int p, tide_promise *pr);
 void tide_report_unhandled(lua_State *L, tide_ctx *ctx, int err, int p);
 /* Sets the handler the driver calls for ev. */
 void tide_on_event(tide_ctx *ctx, tide_event ev, tide_event_fn fn);
-/* Runs a thenable job; the job table {promise, x, then} is on top (popped). */
-void tide_thenable_job(lua_State *L, tide_ctx *ctx);
-/* Raises a usage error unless the top level may wait here (no loop running,
- * no task on the C stack). */
-void tide_check_toplevel(lua_State *L, tide_ctx *ctx, const char *fname);
 /* Calls the function below its n arguments in protected mode; an error is
  * reported as unhandled. Leaves the stack as it was before the function. */
 void tide_call_cb(lua_State *L, tide_ctx *ctx, int nargs);
-/* Top-level wait: runs the loop on L until the promise at p settles. */
-void tide_wait_toplevel(lua_State *L, tide_ctx *ctx, int p, const char *what);
+
+static inline tide_promise *tide_topromise(lua_State *L, tide_ctx *ctx, int idx) {
+  const void *mt;
+  if (lua_type(L, idx) != LUA_TUSERDATA || !lua_getmetatable(L, idx)) return NULL;
+  mt = lua_topointer(L, -1);
+  lua_pop(L, 1);
+  if (mt != ctx->promise_mt && mt != ctx->task_mt) return NULL;
+  return lua_touserdata(L, idx);
+}
+
+/* Runs reaction r for the settled promise p, through its kind's hook. */
+static inline void tide_react(lua_State *L, tide_ctx *ctx, int p, int r) {
+  ctx->reactions[((tide_promise *)lua_touserdata(L, r))->kind](L, ctx, p, r);
+}
+/* core.on_unhandled, queue_microtask, report_error */
+void tide_ctx_open(lua_State *L, tide_ctx *ctx);
 void tide_loop_open(lua_State *L, tide_ctx *ctx);
 void tide_gc_stress(lua_State *L, tide_ctx *ctx);
 
 /* Registers funcs with the context as upvalue 1 into the table on top. */
 void tide_setfuncs(lua_State *L, tide_ctx *ctx, const luaL_Reg *funcs);
+
+/* Makes the class of a C object: the metatable `name` (luaL_newmetatable,
+ * so __name is set and messages name the type), whose __index is a new
+ * table of `methods`, with `metamethods` (__tostring, __gc, __close, ...)
+ * set on the metatable itself. Every function gets ctx as upvalue 1, so
+ * each can check its own argument (a check accessor: luaL_checkudata, or
+ * tide_checkpromise). With a `parent` class (or NULL), the class starts
+ * with the parent's methods and inherits those added to the parent later.
+ * Leaves the metatable on the stack.
+ *
+ * The Lua layer extends a class only through core.interpose(name, method,
+ * fn) -> previous (ctx.c): the one sanctioned way for Lua to add or wrap a
+ * method of a C class. */
+void tide_class_new(lua_State *L, tide_ctx *ctx, const char *name, const char *parent,
+                    const luaL_Reg *methods, const luaL_Reg *metamethods);
 
 #endif

@@ -13,24 +13,59 @@
  * a signal, which ends at the next turn anyway: it is a plain promise, the
  * cheapest way to let the loop turn. A set_timeout/set_interval handle is a
  * tide.timer userdata whose callback runs outside any task; an error in it
- * is reported through tide.on_unhandled. */
+ * is reported through tide.on_unhandled.
+ *
+ * May call: ctx.c, heap.c, ring.c, promise.c, op.c. Its state lives in
+ * ctx->timer; it registers the TIMERS and IMMEDIATES events and a module
+ * (teardown, stats: timers, immediates). */
 #include <math.h>
 #include <stddef.h>
+#include <string.h>
 
+#include "heap.h"
 #include "tide.h"
+
+#define TIDE_TIMER_MT "tide.timer"
+
+typedef enum { TIMER_IDLE, TIMER_HEAP, TIMER_IMMEDIATE } timer_where;
+
+/* What sleeps and callback timers share: their place in the queues. */
+typedef struct timer_node {
+  tide_heap_node hn; /* key: due time in loop milliseconds */
+  uint8_t where;     /* timer_where */
+  uint8_t is_sleep;  /* a sleep op (else a callback timer handle) */
+  uint8_t refd;      /* keeps the loop alive */
+  uint8_t spare;
+  int anchor; /* anchors ref of the owning userdata while scheduled */
+} timer_node;
+
+/* The timers of a context (ctx->timer). */
+typedef struct timer_state {
+  tide_heap timers;         /* pending timers */
+  uv_timer_t timer;         /* armed for the earliest of them */
+  uint32_t timers_refd;     /* how many of them keep the loop alive */
+  tide_ring immediates;     /* zero-delay sleeps and timers, run at check */
+  uint32_t immediates_live; /* how many of those are still to run */
+  uint32_t immediates_refd; /* how many of those keep the loop alive */
+  uv_check_t check;
+  uv_idle_t idle; /* keeps poll from blocking while immediates wait */
+} timer_state;
+
+static inline timer_state *ts(tide_ctx *ctx) { return ctx->timer; }
 
 typedef struct sleep_op {
   tide_op_promise base; /* kind TIDE_K_OP */
-  tide_timer_node node;
+  timer_node node;
 } sleep_op;
 
 typedef struct timer_handle {
   uint8_t kind; /* TIDE_K_TIMER, so the immediate queue can tell */
-  tide_timer_node node;
+  timer_node node;
   uint64_t interval_ms; /* 0 for a one-shot timer */
 } timer_handle;
+enum { TIMER_UV_CALLBACK = 1 }; /* user value of a timer_handle */
 
-#define NODE_OF(hn) ((tide_timer_node *)((char *)(hn)-offsetof(tide_timer_node, hn)))
+#define NODE_OF(hn) ((timer_node *)((char *)(hn)-offsetof(timer_node, hn)))
 
 /* The longest delay: far enough to mean "forever", small enough for libuv. */
 #define MAX_DELAY_MS ((uint64_t)1 << 52)
@@ -45,10 +80,10 @@ static void idle_cb(uv_idle_t *h);
 /* Arms the libuv timer for the earliest pending timer, and lets it keep the
  * loop alive only while some pending timer wants to. */
 static void rearm(tide_ctx *ctx) {
-  tide_heap_node *top = tide_heap_top(&ctx->timers);
+  tide_heap_node *top = tide_heap_top(&ts(ctx)->timers);
   uint64_t now;
   if (!top) {
-    uv_timer_stop(&ctx->timer);
+    uv_timer_stop(&ts(ctx)->timer);
     return;
   }
   /* libuv counts the timeout from its cached loop time: refresh it (a cheap
@@ -57,75 +92,75 @@ static void rearm(tide_ctx *ctx) {
   now = uv_now(&ctx->loop);
   /* After a firing pass nothing left is due, so the delay is 0 only for a
    * timer that came due meanwhile, and running it in this pass is right. */
-  uv_timer_start(&ctx->timer, timer_cb, top->key > now ? top->key - now : 0, 0);
-  if (ctx->timers_refd)
-    uv_ref((uv_handle_t *)&ctx->timer);
+  uv_timer_start(&ts(ctx)->timer, timer_cb, top->key > now ? top->key - now : 0, 0);
+  if (ts(ctx)->timers_refd)
+    uv_ref((uv_handle_t *)&ts(ctx)->timer);
   else
-    uv_unref((uv_handle_t *)&ctx->timer);
+    uv_unref((uv_handle_t *)&ts(ctx)->timer);
 }
 
 /* The check and idle handles keep the loop alive only while some queued
  * immediate wants to (an unref'd set_timeout(fn, 0) does not). */
 static void immediates_ref(tide_ctx *ctx) {
-  if (ctx->immediates_refd) {
-    uv_ref((uv_handle_t *)&ctx->check);
-    uv_ref((uv_handle_t *)&ctx->idle);
+  if (ts(ctx)->immediates_refd) {
+    uv_ref((uv_handle_t *)&ts(ctx)->check);
+    uv_ref((uv_handle_t *)&ts(ctx)->idle);
   } else {
-    uv_unref((uv_handle_t *)&ctx->check);
-    uv_unref((uv_handle_t *)&ctx->idle);
+    uv_unref((uv_handle_t *)&ts(ctx)->check);
+    uv_unref((uv_handle_t *)&ts(ctx)->idle);
   }
 }
 
 /* Queues the userdata at idx to run in the next check phase. */
 static void push_immediate(lua_State *L, tide_ctx *ctx, int idx, int refd) {
   lua_pushvalue(L, idx);
-  tide_ring_push(L, &ctx->immediates, 1);
-  if (ctx->immediates_live++ == 0) {
-    uv_check_start(&ctx->check, check_cb);
-    uv_idle_start(&ctx->idle, idle_cb);
+  tide_ring_push(L, &ts(ctx)->immediates, 1);
+  if (ts(ctx)->immediates_live++ == 0) {
+    uv_check_start(&ts(ctx)->check, check_cb);
+    uv_idle_start(&ts(ctx)->idle, idle_cb);
   }
-  if (refd && ctx->immediates_refd++ == 0) immediates_ref(ctx);
+  if (refd && ts(ctx)->immediates_refd++ == 0) immediates_ref(ctx);
 }
 
 static void immediate_gone(tide_ctx *ctx, int refd) {
-  if (refd && --ctx->immediates_refd == 0) immediates_ref(ctx);
-  if (--ctx->immediates_live == 0) {
-    uv_check_stop(&ctx->check);
-    uv_idle_stop(&ctx->idle);
+  if (refd && --ts(ctx)->immediates_refd == 0) immediates_ref(ctx);
+  if (--ts(ctx)->immediates_live == 0) {
+    uv_check_stop(&ts(ctx)->check);
+    uv_idle_stop(&ts(ctx)->idle);
   }
 }
 
 /* Queues the timer whose node is n and whose (anchored) userdata is at
  * owner to fire after delay_ms. */
-static void schedule(lua_State *L, tide_ctx *ctx, tide_timer_node *n, int owner,
+static void schedule(lua_State *L, tide_ctx *ctx, timer_node *n, int owner,
                      uint64_t delay_ms) {
   if (delay_ms == 0) {
     push_immediate(L, ctx, owner, n->refd);
-    n->where = TIDE_TIMER_IMMEDIATE;
+    n->where = TIMER_IMMEDIATE;
     return;
   }
   /* Due time in whole milliseconds on libuv's clock, from the precise time
    * rounded up: never early, however long Lua ran since the loop's cached
    * time (libuv's own uv_now is rounded down). */
   n->hn.key = (uv_hrtime() + 999999) / 1000000 + delay_ms;
-  if (tide_heap_push(&ctx->timers, &n->hn) != 0) luaL_error(L, "not enough memory");
-  n->where = TIDE_TIMER_HEAP;
-  if (n->refd) ctx->timers_refd++;
-  if (n->hn.index == 0 || (n->refd && ctx->timers_refd == 1)) rearm(ctx);
+  if (tide_heap_push(&ts(ctx)->timers, &n->hn) != 0) luaL_error(L, "not enough memory");
+  n->where = TIMER_HEAP;
+  if (n->refd) ts(ctx)->timers_refd++;
+  if (n->hn.index == 0 || (n->refd && ts(ctx)->timers_refd == 1)) rearm(ctx);
 }
 
 /* Takes n off its queue. An entry left in the immediate queue is skipped
  * when the check phase reaches it. */
-static void unschedule(tide_ctx *ctx, tide_timer_node *n) {
-  if (n->where == TIDE_TIMER_HEAP) {
+static void unschedule(tide_ctx *ctx, timer_node *n) {
+  if (n->where == TIMER_HEAP) {
     int was_top = n->hn.index == 0;
-    tide_heap_remove(&ctx->timers, &n->hn);
-    if (n->refd) ctx->timers_refd--;
-    if (was_top || (n->refd && ctx->timers_refd == 0)) rearm(ctx);
-  } else if (n->where == TIDE_TIMER_IMMEDIATE) {
+    tide_heap_remove(&ts(ctx)->timers, &n->hn);
+    if (n->refd) ts(ctx)->timers_refd--;
+    if (was_top || (n->refd && ts(ctx)->timers_refd == 0)) rearm(ctx);
+  } else if (n->where == TIMER_IMMEDIATE) {
     immediate_gone(ctx, n->refd);
   }
-  n->where = TIDE_TIMER_IDLE;
+  n->where = TIMER_IDLE;
 }
 
 static uint64_t delay_ms(lua_State *L, int arg, double min_ms) {
@@ -173,7 +208,7 @@ static int l_sleep(lua_State *L) {
   tide_op_start(L, ctx, p, &op->base.op, &sleep_class);
   op->node.anchor = op->base.op.ref;
   schedule(L, ctx, &op->node, p, ms);
-  if (sig) tide_link_signal(L, ctx, sig, p);
+  if (sig) tide_link_signal(L, sig, p);
   return 1;
 }
 
@@ -184,9 +219,7 @@ static timer_handle *check_timer(lua_State *L) {
   return luaL_checkudata(L, 1, TIDE_TIMER_MT);
 }
 
-static int timer_pending(const timer_handle *t) {
-  return t->node.where != TIDE_TIMER_IDLE;
-}
+static int timer_pending(const timer_handle *t) { return t->node.where != TIMER_IDLE; }
 
 static int new_timer(lua_State *L, int repeat) {
   tide_ctx *ctx = tide_ctx_up(L);
@@ -199,13 +232,13 @@ static int new_timer(lua_State *L, int repeat) {
   t = lua_newuserdatauv(L, sizeof *t, 1);
   t->kind = TIDE_K_TIMER;
   t->node.hn.index = TIDE_HEAP_NONE;
-  t->node.where = TIDE_TIMER_IDLE;
+  t->node.where = TIMER_IDLE;
   t->node.is_sleep = 0;
   t->node.refd = 1;
   t->interval_ms = repeat ? ms : 0;
   luaL_setmetatable(L, TIDE_TIMER_MT);
   lua_pushvalue(L, 1);
-  lua_setiuservalue(L, 3, 1);
+  lua_setiuservalue(L, 3, TIMER_UV_CALLBACK);
   lua_pushvalue(L, 3);
   t->node.anchor = tide_anchor(L, ctx);
   schedule(L, ctx, &t->node, 3, ms);
@@ -243,17 +276,17 @@ static int set_refd(lua_State *L, int refd) {
   timer_handle *t = check_timer(L);
   if (t->node.refd != refd) {
     t->node.refd = (uint8_t)refd;
-    if (t->node.where == TIDE_TIMER_HEAP) {
+    if (t->node.where == TIMER_HEAP) {
       if (refd)
-        ctx->timers_refd++;
+        ts(ctx)->timers_refd++;
       else
-        ctx->timers_refd--;
+        ts(ctx)->timers_refd--;
       rearm(ctx);
-    } else if (t->node.where == TIDE_TIMER_IMMEDIATE) {
+    } else if (t->node.where == TIMER_IMMEDIATE) {
       if (refd)
-        ctx->immediates_refd++;
+        ts(ctx)->immediates_refd++;
       else
-        ctx->immediates_refd--;
+        ts(ctx)->immediates_refd--;
       immediates_ref(ctx);
     }
   }
@@ -275,7 +308,7 @@ static int m_timer_tostring(lua_State *L) {
 
 /* Fires the timer whose node is node and whose userdata is on top of the
  * stack (popped), then drains the microtasks it caused. */
-static void fire(lua_State *L, tide_ctx *ctx, tide_timer_node *node) {
+static void fire(lua_State *L, tide_ctx *ctx, timer_node *node) {
   int owner = lua_gettop(L);
   if (node->is_sleep) {
     sleep_op *op = lua_touserdata(L, owner);
@@ -289,7 +322,7 @@ static void fire(lua_State *L, tide_ctx *ctx, tide_timer_node *node) {
       schedule(L, ctx, &t->node, owner, t->interval_ms);
     else
       timer_release(L, ctx, t);
-    lua_getiuservalue(L, owner, 1);
+    lua_getiuservalue(L, owner, TIMER_UV_CALLBACK);
     tide_call_cb(L, ctx, 0);
   }
   lua_settop(L, owner - 1);
@@ -299,11 +332,11 @@ static void fire(lua_State *L, tide_ctx *ctx, tide_timer_node *node) {
 static void fire_due(lua_State *L, tide_ctx *ctx) {
   uint64_t now = uv_now(&ctx->loop);
   tide_heap_node *hn;
-  while ((hn = tide_heap_top(&ctx->timers)) != NULL && hn->key <= now) {
-    tide_timer_node *n = NODE_OF(hn);
-    tide_heap_remove(&ctx->timers, hn);
-    n->where = TIDE_TIMER_IDLE;
-    if (n->refd) ctx->timers_refd--;
+  while ((hn = tide_heap_top(&ts(ctx)->timers)) != NULL && hn->key <= now) {
+    timer_node *n = NODE_OF(hn);
+    tide_heap_remove(&ts(ctx)->timers, hn);
+    n->where = TIMER_IDLE;
+    if (n->refd) ts(ctx)->timers_refd--;
     tide_push_anchored(L, ctx, n->anchor);
     fire(L, ctx, n);
   }
@@ -315,15 +348,15 @@ static void timer_cb(uv_timer_t *h) { tide_post(h->loop->data, TIDE_EV_TIMERS); 
 /* Runs the immediates queued before this check phase (no Lua ran since:
  * that is all of them); those they queue wait for the next turn. */
 static void fire_immediates(lua_State *L, tide_ctx *ctx) {
-  uint32_t n = ctx->immediates.count;
+  uint32_t n = ts(ctx)->immediates.count;
   int ring, entry;
-  lua_rawgeti(L, LUA_REGISTRYINDEX, ctx->immediates.ref); /* grows in place */
+  lua_rawgeti(L, LUA_REGISTRYINDEX, ts(ctx)->immediates.ref); /* grows in place */
   ring = lua_gettop(L);
   entry = ring + 1;
-  while (n-- > 0 && ctx->immediates.count) {
-    tide_timer_node *node;
+  while (n-- > 0 && ts(ctx)->immediates.count) {
+    timer_node *node;
     uint8_t kind;
-    tide_ring_shift_at(L, &ctx->immediates, ring, 1);
+    tide_ring_shift_at(L, &ts(ctx)->immediates, ring, 1);
     kind = *(uint8_t *)lua_touserdata(L, entry);
     if (kind == TIDE_K_PROMISE) {
       /* A zero sleep. */
@@ -336,17 +369,17 @@ static void fire_immediates(lua_State *L, tide_ctx *ctx) {
     }
     node = kind == TIDE_K_OP ? &((sleep_op *)lua_touserdata(L, entry))->node
                              : &((timer_handle *)lua_touserdata(L, entry))->node;
-    if (node->where != TIDE_TIMER_IMMEDIATE) {
+    if (node->where != TIMER_IMMEDIATE) {
       lua_settop(L, ring); /* cancelled while queued */
       continue;
     }
-    node->where = TIDE_TIMER_IDLE;
+    node->where = TIMER_IDLE;
     immediate_gone(ctx, node->refd);
     fire(L, ctx, node);
   }
   lua_settop(L, ring - 1);
   /* Nothing left to run: drop the skipped (cancelled) entries too. */
-  if (ctx->immediates_live == 0) tide_ring_clear(L, &ctx->immediates);
+  if (ts(ctx)->immediates_live == 0) tide_ring_clear(L, &ts(ctx)->immediates);
 }
 
 static void check_cb(uv_check_t *h) { tide_post(h->loop->data, TIDE_EV_IMMEDIATES); }
@@ -359,11 +392,23 @@ static int l_now(lua_State *L) {
   return 1;
 }
 
-void tide_timer_close(tide_ctx *ctx) {
-  uv_timer_stop(&ctx->timer);
-  uv_check_stop(&ctx->check);
-  uv_idle_stop(&ctx->idle);
+/* Teardown: the handles are closed by now; the queued immediates went with
+ * the Lua state. */
+static void timer_close(tide_ctx *ctx) {
+  timer_state *s = ts(ctx);
+  tide_heap_free(&s->timers);
+  ctx->alloc(ctx->alloc_ud, s, sizeof *s, 0);
+  ctx->timer = NULL;
 }
+
+static void timer_stats(lua_State *L, tide_ctx *ctx, int t) {
+  lua_pushinteger(L, ts(ctx)->timers.size);
+  lua_setfield(L, t, "timers");
+  lua_pushinteger(L, ts(ctx)->immediates_live);
+  lua_setfield(L, t, "immediates");
+}
+
+static const tide_module timer_module = {"timer", timer_close, timer_stats};
 
 void tide_timer_open(lua_State *L, tide_ctx *ctx) {
   static const luaL_Reg funcs[] = {{"sleep", l_sleep},
@@ -375,25 +420,22 @@ void tide_timer_open(lua_State *L, tide_ctx *ctx) {
                                      {"unref", m_timer_unref},
                                      {"ref", m_timer_ref},
                                      {NULL, NULL}};
-  void *ud;
-  lua_Alloc alloc = lua_getallocf(L, &ud);
-  tide_heap_init(&ctx->timers, alloc, ud);
-  uv_timer_init(&ctx->loop, &ctx->timer);
-  uv_check_init(&ctx->loop, &ctx->check);
-  uv_idle_init(&ctx->loop, &ctx->idle);
-  tide_ring_init(L, &ctx->immediates, 64);
+  static const luaL_Reg metamethods[] = {
+      {"__close", m_timer_cancel}, {"__tostring", m_timer_tostring}, {NULL, NULL}};
+  timer_state *s = ctx->alloc(ctx->alloc_ud, NULL, 0, sizeof *s);
+  if (!s) luaL_error(L, "tide: not enough memory");
+  memset(s, 0, sizeof *s);
+  ctx->timer = s;
+  tide_module_register(ctx, &timer_module);
+  tide_heap_init(&s->timers, ctx->alloc, ctx->alloc_ud);
+  uv_timer_init(&ctx->loop, &ts(ctx)->timer);
+  uv_check_init(&ctx->loop, &ts(ctx)->check);
+  uv_idle_init(&ctx->loop, &ts(ctx)->idle);
+  tide_ring_init(L, &ts(ctx)->immediates, 64);
   tide_on_event(ctx, TIDE_EV_TIMERS, fire_due);
   tide_on_event(ctx, TIDE_EV_IMMEDIATES, fire_immediates);
 
-  luaL_newmetatable(L, TIDE_TIMER_MT);
-  lua_newtable(L);
-  tide_setfuncs(L, ctx, methods);
-  lua_setfield(L, -2, "__index");
-  tide_push_ctx(L, ctx);
-  lua_pushcclosure(L, m_timer_cancel, 1);
-  lua_setfield(L, -2, "__close");
-  lua_pushcfunction(L, m_timer_tostring);
-  lua_setfield(L, -2, "__tostring");
+  tide_class_new(L, ctx, TIDE_TIMER_MT, NULL, methods, metamethods);
   lua_pop(L, 1);
   tide_setfuncs(L, ctx, funcs);
 }

@@ -17,8 +17,8 @@ local check = {}
 
 --- The most items a list, count or length given to tide may have: far above
 --- any real list, low enough that a stray 2^40 fails at once instead of
---- looping for hours.
-check.MAX_COUNT = 1 << 28
+--- looping for hours. (Defined in the C core, which checks it too.)
+check.MAX_COUNT = require("tide.core").MAX_COUNT
 
 --- The options of an operation whose only option is `signal=`.
 check.SIGNAL_ONLY = { signal = true }

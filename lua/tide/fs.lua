@@ -14,7 +14,7 @@ local concat, sort, min, max = table.concat, table.sort, math.min, math.max
 
 -- Reads and line scans go in chunks of this size.
 local CHUNK = 64 * 1024
-local READ_MAX = 64 * 1024 * 1024
+local READ_MAX = core.READ_MAX
 
 local mkdir_options = { recursive = true, mode = true, signal = true }
 local remove_options = { recursive = true, signal = true }

@@ -22,7 +22,7 @@ local error, getmetatable = error, getmetatable
 --- @class tide.promise
 --- A value that settles later: `"pending"` until it is fulfilled with a
 --- value or rejected with a reason.
-local Promise = core.promise_methods
+local Promise = {}
 
 --- Like JavaScript's `finally`: `f()` runs when the promise settles, with no
 --- argument; a promise it returns is waited for; the original outcome passes
@@ -40,12 +40,9 @@ function Promise:finally(f)
     function(e) return core.resolve(f()):next(function() error(e, 0) end) end)
 end
 
--- A task is a promise: its methods table is a copy of the promise methods
--- made when the C core loaded, so methods added here are copied over too.
-local task_methods = core.task_mt.__index
-for name, method in pairs(Promise) do
-  if task_methods[name] == nil then task_methods[name] = method end
-end
+-- The methods written here join the C class through core.interpose; a task
+-- is a promise, so tasks get them too.
+for name, method in pairs(Promise) do core.interpose("tide.promise", name, method) end
 
 -- The functions written in C are declared for editors in tide/meta.lua.
 --- @class tide

@@ -13,11 +13,10 @@ local setmetatable, getmetatable, pcall, error, type = setmetatable, getmetatabl
 --- @class tide.signal
 --- @field aborted boolean  true once the controller aborted
 --- @field reason any       why it aborted (nil until then)
-local Signal = core.signal_mt
-Signal.__index = Signal
-Signal.__name = "tide.signal"
+local Signal = core.signal_mt -- made in C; its methods join it through core.interpose
+local methods = {}
 
-function Signal.__tostring(s)
+function methods.__tostring(s)
   return s.aborted and "tide.signal (aborted)" or "tide.signal (active)"
 end
 
@@ -35,7 +34,7 @@ end
 --- Calls `fn(reason)` when the signal aborts (at once if it already has).
 --- @param fn fun(reason: any)
 --- @return fun() remove  call to stop listening
-function Signal:on_abort(fn)
+function methods:on_abort(fn)
   check.self(self, Signal, "tide.signal", "signal", "on_abort")
   check.callable(fn, 1, "on_abort")
   if self.aborted then
@@ -56,7 +55,7 @@ end
 
 --- Raises the signal's reason if it has aborted.
 --- @return nil
-function Signal:throw_if_aborted()
+function methods:throw_if_aborted()
   check.self(self, Signal, "tide.signal", "signal", "throw_if_aborted")
   if self.aborted then error(self.reason, 0) end
 end
@@ -86,7 +85,9 @@ local function link(signal, op)
     signal._ops[op] = true
   end
 end
-core.set_signal_linker(link)
+-- C operations given signal= call it as the signal class's _link.
+methods._link = link
+for name, method in pairs(methods) do core.interpose("tide.signal", name, method) end
 
 --- @class tide.abort_controller
 --- @field signal tide.signal
