@@ -283,6 +283,8 @@ struct tide_io {
 void tide_io_done(tide_ctx *ctx, tide_io *io);
 void tide_fs_open(lua_State *L, tide_ctx *ctx);
 void tide_http_open(lua_State *L, tide_ctx *ctx);
+/* json.cc (C++ inside, C linkage): core.json_decode/json_encode/json_array. */
+void tide_json_open(lua_State *L, tide_ctx *ctx);
 
 typedef struct tide_job tide_job; /* an entry of the microtask queue (ctx.c) */
 

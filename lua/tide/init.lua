@@ -96,6 +96,7 @@ local tide = {
   -- Files and HTTP
   fs = require "tide.fs",
   http = require "tide.http",
+  json = require "tide.json",   -- decode/encode; integers stay integers
 
   -- Errors and introspection
   error = core.error,           -- tide.error(kind, message [, fields])
