@@ -5,14 +5,17 @@
  *
  * Numbers: JSON integers that fit int64 decode to Lua integers, exactly;
  * any other number (a fraction, an exponent, an integer beyond int64) to a
- * float. Lua integers encode without a fraction; floats in the shortest form
- * that reads back to the same double ("1.0" stays a float). A number too
+ * float. Lua integers encode without a fraction; floats with Grisu2, which
+ * always reads back to the same double and is nearly always the shortest
+ * such text ("1.0" stays a float). A number too
  * large for a double (1e400) is a decode error rather than inf, which JSON
  * cannot write back.
  *
  * Strings are bytes, as Lua's are: invalid UTF-8 passes through decode and
  * encode unchanged (as with lua-cjson); escapes (\u00e9, surrogate pairs)
- * decode to UTF-8, and a lone surrogate escape is an error.
+ * decode to UTF-8. A high surrogate escape without its low half is an
+ * error; a lone low one decodes to its three-byte form, as RapidJSON 1.1
+ * does (bytes that are not UTF-8, passed on like any other).
  *
  * Arrays decode to tables with the array metatable (core.json_array_mt),
  * so `[]` encodes back as `[]`; objects decode to plain tables and `null`
@@ -339,6 +342,11 @@ static int json_decode(lua_State *L) {
   if (r.too_deep)
     tide_error_push(L, "json", "invalid JSON at byte %I: nested deeper than %d levels",
                     (lua_Integer)r.offset, MAX_DEPTH);
+  else if (r.code == rapidjson::kParseErrorStringEscapeInvalid && r.offset < len &&
+           (unsigned char)s[r.offset] < 0x20)
+    /* RapidJSON reports a raw control character as a bad escape. */
+    tide_error_push(L, "json", "invalid JSON at byte %I: a control character in a string",
+                    (lua_Integer)r.offset);
   else
     tide_error_push(L, "json", "invalid JSON at byte %I: %s", (lua_Integer)r.offset,
                     rapidjson::GetParseError_En(r.code));
@@ -410,9 +418,17 @@ public:
       /* lua-cjson's null is a NULL light userdata: accepted as null too. */
       if (lua_touserdata(L_, idx) == NULL) return writer_.Null();
       return Fail(ENC_TYPE, "light userdata");
-    case LUA_TUSERDATA:
+    case LUA_TUSERDATA: {
       if (lua_rawequal(L_, idx, lua_upvalueindex(UP_NULL))) return writer_.Null();
-      return Fail(ENC_TYPE, luaL_typename(L_, idx));
+      /* Its __name (FILE*, tide.promise) when it has one: the metatable
+       * keeps that string alive after the pop. */
+      const char *what = "userdata";
+      if (luaL_getmetafield(L_, idx, "__name") != LUA_TNIL) {
+        if (lua_type(L_, -1) == LUA_TSTRING) what = lua_tostring(L_, -1);
+        lua_pop(L_, 1);
+      }
+      return Fail(ENC_TYPE, what);
+    }
     default:
       return Fail(ENC_TYPE, luaL_typename(L_, idx));
     }
@@ -435,14 +451,66 @@ private:
     return false;
   }
 
+  /* A table is an array when it is marked as one, or when its keys are
+   * exactly 1..n (n > 0); an object when its keys are all strings (or it
+   * is empty). Arrays take a pass to count the keys, objects none: anything
+   * else is found on the way and explained by Reject. */
   bool Table(int idx) {
     const void *id = lua_topointer(L_, idx);
     for (int i = 0; i < depth_; i++)
       if (frames_[i].table == id) return Fail(ENC_CYCLE, NULL);
-    if (depth_ >= MAX_DEPTH || !lua_checkstack(L_, 4)) return Fail(ENC_DEEP, NULL);
+    if (depth_ >= MAX_DEPTH || !lua_checkstack(L_, 6)) return Fail(ENC_DEEP, NULL);
     idx = lua_absindex(L_, idx);
+    int marked = 0;
+    if (lua_getmetatable(L_, idx)) {
+      marked = lua_rawequal(L_, -1, lua_upvalueindex(UP_ARRAY_MT));
+      lua_pop(L_, 1);
+    }
+    lua_Integer n = (lua_Integer)lua_rawlen(L_, idx);
 
-    /* Classify by the keys: count them and find the largest integer key. */
+    enc_frame *f = &frames_[depth_++];
+    f->table = id;
+    f->index = 0;
+    f->key = 0;
+    if (n > 0 || marked) {
+      lua_Integer count = 0;
+      lua_pushnil(L_);
+      while (lua_next(L_, idx)) {
+        lua_pop(L_, 1);
+        count++;
+      }
+      if (count != n) return Reject(idx);
+      if (!writer_.StartArray()) return false;
+      for (lua_Integer i = 1; i <= n; i++) {
+        f->index = i;
+        /* count == n and no hole: the keys are exactly 1..n. */
+        if (lua_rawgeti(L_, idx, i) == LUA_TNIL) return Reject(idx);
+        if (!Value(-1)) return false;
+        lua_pop(L_, 1);
+      }
+      if (!writer_.EndArray()) return false;
+    } else {
+      if (!writer_.StartObject()) return false;
+      lua_pushnil(L_);
+      while (lua_next(L_, idx)) {
+        if (lua_type(L_, -2) != LUA_TSTRING) return Reject(idx);
+        size_t klen;
+        const char *k = lua_tolstring(L_, -2, &klen);
+        f->key = lua_absindex(L_, -2);
+        if (!writer_.Key(k, (rapidjson::SizeType)klen)) return false;
+        if (!Value(-1)) return false;
+        lua_pop(L_, 1);
+      }
+      if (!writer_.EndObject()) return false;
+    }
+    depth_--;
+    return true;
+  }
+
+  /* The table at idx (the innermost frame) cannot be encoded: finds out why
+   * from all its keys. The path then ends at the table itself. */
+  bool Reject(int idx) {
+    depth_--;
     int marked = 0;
     if (lua_getmetatable(L_, idx)) {
       marked = lua_rawequal(L_, -1, lua_upvalueindex(UP_ARRAY_MT));
@@ -469,50 +537,18 @@ private:
         return Fail(ENC_KEY, tn);
       }
     }
-    if (ints > 0 && ints < count) return Fail(ENC_MIXED, NULL);
-    if (marked && ints < count) return Fail(ENC_MIXED, NULL);
-
-    enc_frame *f = &frames_[depth_++];
-    f->table = id;
-    f->index = 0;
-    f->key = 0;
-    if (ints == count && (marked || count > 0)) {
-      if (max != count) {
-        /* The first missing index names the hole. */
-        for (lua_Integer i = 1; i <= max; i++) {
-          if (lua_rawgeti(L_, idx, i) == LUA_TNIL) {
-            lua_pop(L_, 1);
-            detail_ = i;
-            break;
-          }
-          lua_pop(L_, 1);
-        }
-        depth_--;
-        return Fail(ENC_SPARSE, NULL);
+    if ((ints > 0 || marked) && ints < count) return Fail(ENC_MIXED, NULL);
+    /* Integer keys only, with a hole: name the first one. */
+    detail_ = 1;
+    for (lua_Integer i = 1; i <= max; i++) {
+      int t = lua_rawgeti(L_, idx, i);
+      lua_pop(L_, 1);
+      if (t == LUA_TNIL) {
+        detail_ = i;
+        break;
       }
-      if (!writer_.StartArray()) return false;
-      for (lua_Integer i = 1; i <= count; i++) {
-        f->index = i;
-        lua_rawgeti(L_, idx, i);
-        if (!Value(-1)) return false;
-        lua_pop(L_, 1);
-      }
-      if (!writer_.EndArray()) return false;
-    } else {
-      if (!writer_.StartObject()) return false;
-      lua_pushnil(L_);
-      while (lua_next(L_, idx)) {
-        size_t klen;
-        const char *k = lua_tolstring(L_, -2, &klen); /* a string: checked above */
-        f->key = lua_absindex(L_, -2);
-        if (!writer_.Key(k, (rapidjson::SizeType)klen)) return false;
-        if (!Value(-1)) return false;
-        lua_pop(L_, 1);
-      }
-      if (!writer_.EndObject()) return false;
     }
-    depth_--;
-    return true;
+    return Fail(ENC_SPARSE, NULL);
   }
 
   lua_State *L_;

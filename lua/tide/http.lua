@@ -21,11 +21,7 @@ local type, error, pairs, ipairs, tostring, setmetatable, getmetatable =
   type, error, pairs, ipairs, tostring, setmetatable, getmetatable
 local concat, sort, escape = table.concat, table.sort, core.http_escape
 
-local cjson -- loaded on first use
-local function json()
-  cjson = cjson or require "cjson"
-  return cjson
-end
+local json = require "tide.json"
 
 local function usage(fmt, ...)
   error(core.error("usage", fmt:format(...)), 3)
@@ -122,10 +118,10 @@ end
 function Response:json()
   check_response(self, "json")
   if self.body == nil then usage("this response is streamed: read it with res:chunks() or res:lines()") end
-  local ok, v = pcall(json().decode, self.body)
+  local ok, v = pcall(json.decode, self.body)
   if not ok then
-    error(core.error("json", ("the body from %s is not valid JSON: %s"):format(self.url, tostring(v)),
-      { url = self.url, body = self.body }), 2)
+    error(core.error("json", ("the body from %s is not valid JSON: %s"):format(self.url, tostring(v.message)),
+      { url = self.url, body = self.body, offset = v.offset }), 2)
   end
   return v
 end
@@ -324,7 +320,10 @@ local function build_spec(client, opts, url, method)
       usage("give only one of body, json and form")
     end
     if opts.json ~= nil then
-      body = json().encode(opts.json)
+      -- A value that cannot be encoded names the path from `json` and the
+      -- line of the request: build_spec (1) < send (2) < the caller of
+      -- the request function (3), since every request function tail-calls send.
+      body = json.encode(opts.json, "json", 3)
       if not (has and has["content-type"]) then add("Content-Type", "application/json") end
     else
       body = encode_pairs(opts.form, "form")
