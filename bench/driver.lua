@@ -10,6 +10,7 @@ package.path = "./bench/?.lua;" .. package.path
 local registry = require "workloads"
 local report = require "report"
 local machine = require "machine"
+local sections = require "sections"
 
 local function usage(msg)
   io.stderr:write("bench/run: ", msg, "\nusage: bench/run [--smoke] [--reps N] [WORKLOAD ...]\n")
@@ -198,8 +199,20 @@ if opts.smoke then
 elseif #opts.only > 0 then
   path = "bench/out/RESULTS-" .. table.concat(opts.only, "-") .. ".md"
 end
+ctx.full = path == "bench/RESULTS.md"
 report.write_markdown(path, ctx)
 io.stderr:write("wrote ", path, "\n")
+-- A run of some workloads also goes into bench/RESULTS.md, as its own
+-- section (until a full run replaces them all).
+if not opts.smoke and #opts.only > 0 then
+  local f = assert(io.open(path))
+  local text = f:read("a")
+  f:close()
+  local name = "run-" .. table.concat(opts.only, "-")
+  text = text:gsub("^# Benchmark results\n", ("# Run of %s alone\n"):format(table.concat(opts.only, ", ")))
+  sections.replace("bench/RESULTS.md", name, (text:gsub("\n#", "\n##"):gsub("^#", "##")))
+  io.stderr:write("and put it in bench/RESULTS.md (section ", name, ")\n")
+end
 
 -- A tide benchmark that failed or miscounted fails the run.
 local bad = {}

@@ -47,6 +47,8 @@ function M.facts()
     { "nginx", (first_line("nginx -v"):match("nginx/(%S+)") or "-") },
     { "aiohttp", first_line("/usr/bin/python3 -c 'import aiohttp; print(aiohttp.__version__)'") },
     { "lua-http", first_line("dpkg-query -W -f='${Version}' lua-http") },
+    { "lua-cjson", first_line("dpkg-query -W -f='${Version}' lua-cjson") },
+    { "RapidJSON (rapidjson-dev)", first_line("dpkg-query -W -f='${Version}' rapidjson-dev") },
   }
 end
 

@@ -259,10 +259,13 @@ function M.write_markdown(path, ctx)
   end
   add("")
 
-  -- What other commands wrote into the file (the soak test) stays.
+  -- What other commands wrote into the file (the soak test) stays; runs of
+  -- some workloads alone (sections run-...) give way to a full run.
   for _, block in ipairs(sections.all(path)) do
-    add(block)
-    add("")
+    if not (ctx.full and block:match("^<!%-%- section run%-")) then
+      add(block)
+      add("")
+    end
   end
 
   local f = assert(io.open(path, "w"))

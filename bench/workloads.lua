@@ -56,6 +56,7 @@ local runtimes = {
   aiohttp = { "/usr/bin/python3", "-c", "import aiohttp" },
   aiohttp_uvloop = { "/usr/bin/python3", "-c", "import aiohttp, uvloop" },
   lua_http = { "lua5.4", "-e", LUAHTTP_PATH .. " require 'http.client'" },
+  cjson = { "lua5.4", "-e", "require 'cjson'" },
 }
 
 -- What W4 and W5 say about their server and machine (RESULTS.md).
@@ -320,6 +321,46 @@ local workloads = {
         cmd = http { "lua5.4", "bench/peers/luahttp/http_get.lua" },
         about = "8 coroutines, one keep-alive connection each (as in W4), `for chunk in stream:each_chunk()` " ..
           "counting and dropping" },
+    },
+  },
+  {
+    id = "W8",
+    title = "JSON: decode and encode one ~1 MiB document, and {n} small ones",
+    n = 100000,
+    smoke_n = 2000,
+    design = "lua-cjson (Debian's 2.1.0), which decodes every number to a float",
+    figures = {
+      { key = "big_dec_ms", label = "1 MiB decode ms", unit = "ms", ref = "cjson",
+        about = "CPU time (os.clock: the loops never wait) of one decode of the ~1 MiB document (an array " ..
+          "of 2,965 API-style records: integers, floats, strings with escapes and non-ASCII, booleans, " ..
+          "null, nested objects and arrays), the mean of 20 after a warm-up; the garbage it makes is " ..
+          "collected as it goes" },
+      { key = "big_enc_ms", label = "1 MiB encode ms", unit = "ms", ref = "cjson",
+        about = "CPU time of one encode of that decoded value, the mean of 20 after a warm-up" },
+      { key = "small_dec_ns", label = "small decode ns", unit = "ns", ref = "cjson",
+        about = "CPU time of decoding N small documents (one ~330-byte record each, 1,000 distinct ones " ..
+          "in turn) / N" },
+      { key = "small_enc_ns", label = "small encode ns", unit = "ns", ref = "cjson",
+        about = "CPU time of encoding the decoded records back, N times / N" },
+    },
+    targets = {
+      { impl = "tide", key = "big_dec_ms", ref = "cjson", max_ratio = 1.0, text = "1 MiB decode <= lua-cjson" },
+      { impl = "tide", key = "big_enc_ms", ref = "cjson", max_ratio = 1.0, text = "1 MiB encode <= lua-cjson" },
+      { impl = "tide", key = "small_dec_ns", ref = "cjson", max_ratio = 1.0, text = "small decode <= lua-cjson" },
+      { impl = "tide", key = "small_enc_ns", ref = "cjson", max_ratio = 1.0, text = "small encode <= lua-cjson" },
+    },
+    notes = {
+      "Both programs run the same loops (bench/lib/json_w8.lua) over the same generated documents " ..
+        "(bench/lib/json_data.lua). tide keeps JSON integers as Lua integers (the count checks that every " ..
+        "id came back an integer); lua-cjson 2.1.0 makes them floats (7.0), and writes floats with %.14g, " ..
+        "which loses digits (tide writes, with Grisu2, text that reads back to the same double).",
+    },
+    impls = {
+      { name = "cjson", label = "lua-cjson 2.1.0", needs = "cjson", cmd = lua("bench/peers/lua/cjson_w8.lua"),
+        about = "`cjson.decode` / `cjson.encode`, Debian's lua-cjson" },
+      { name = "tide", label = "tide.json", tide = true, cmd = lua("bench/tide/w8_json.lua"),
+        about = "`tide.json.decode` / `tide.json.encode` (RapidJSON's SAX reader and writer, building and " ..
+          "reading Lua values directly)" },
     },
   },
 }
