@@ -7,9 +7,8 @@
  * any other number (a fraction, an exponent, an integer beyond int64) to a
  * float. Lua integers encode without a fraction; floats with Grisu2, which
  * always reads back to the same double and is nearly always the shortest
- * such text ("1.0" stays a float). A number too
- * large for a double (1e400) is a decode error rather than inf, which JSON
- * cannot write back.
+ * such text ("1.0" stays a float). A number too large for a double (1e400)
+ * is a decode error rather than inf, which JSON cannot write back.
  *
  * Strings are bytes, as Lua's are: invalid UTF-8 passes through decode and
  * encode unchanged (as with lua-cjson); escapes (\u00e9, surrogate pairs)
@@ -24,9 +23,10 @@
  *
  * Errors and C++: this file is compiled without exceptions, and no Lua
  * error is raised while a RapidJSON frame with a destructor is live, except
- * a memory error from the Lua allocator. Even that one loses nothing: the
- * reader's and writer's buffers belong to a per-state box (a userdata, freed
- * by its __gc), so the frames it skips own nothing. Every other failure (bad
+ * a memory error. Even that one loses nothing: the reader's and writer's
+ * buffers belong to a per-state box (a userdata, freed by its __gc), so the
+ * frames it skips own nothing (the box then stays marked busy, and later
+ * calls each use a fresh box: slower, still right). Every other failure (bad
  * input, a value that cannot be encoded) is recorded, the RapidJSON frames
  * return, and the error is raised from the plain C entry points below.
  *
@@ -69,6 +69,7 @@ enum { UP_BOX = 1, UP_NULL = 2, UP_ARRAY_MT = 3 };
 typedef struct json_slot {
   char *mem;
   size_t cap;
+  lua_State *L; /* of the call using it, for a memory error */
 } json_slot;
 
 typedef struct json_box {
@@ -115,7 +116,8 @@ private:
       while (cap < size)
         cap *= 2;
       char *mem = static_cast<char *>(realloc(slot_->mem, cap));
-      if (!mem) abort(); /* as RapidJSON itself would on a NULL */
+      /* RapidJSON does not check for NULL: raise instead (see the top). */
+      if (!mem) luaL_error(slot_->L, "not enough memory");
       slot_->mem = mem;
       slot_->cap = cap;
     }
@@ -148,6 +150,7 @@ static json_box *box_take(lua_State *L) {
   json_box *box = static_cast<json_box *>(lua_touserdata(L, lua_upvalueindex(UP_BOX)));
   if (box->busy) box = box_new(L);
   box->busy = 1;
+  box->reader.L = box->output.L = box->levels.L = L;
   return box;
 }
 
