@@ -14,14 +14,15 @@ combinators, cancellation and structured concurrency, driven by a libuv
 event loop written in C.]],
   license = "MIT",
 }
--- Every module tide loads at run time besides its own: lua-cjson for
--- res:json() and the json= request option (loaded on first use).
+-- Every module tide loads at run time besides its own: none (tide.json is
+-- built into tide.core).
 dependencies = {
   "lua >= 5.4, < 5.5",
-  "lua-cjson",
 }
 -- libuv and libcurl are found by CMake through pkg-config (Debian keeps
--- curl's headers in a multiarch directory that LuaRocks does not search).
+-- curl's headers in a multiarch directory that LuaRocks does not search);
+-- RapidJSON's headers (rapidjson-dev, needed at build time only) and a C++
+-- compiler (for csrc/json.cc) through CMake too.
 build = {
   type = "cmake",
   variables = {

@@ -60,7 +60,8 @@ for name in ([[
   tide.current tide.deferred tide.error tide.fs.lines tide.generator tide.http.client:close tide.http.close
   tide.http.response:chunks tide.http.response:close tide.http.response:header_values
   tide.http.response:json tide.http.response:lines tide.http.response:ok tide.http.response:raise_for_status
-  tide.is_error tide.now tide.on_unhandled tide.pawait tide.promise tide.promise:await tide.promise:catch
+  tide.is_error tide.json.array tide.json.decode tide.json.encode
+  tide.now tide.on_unhandled tide.pawait tide.promise tide.promise:await tide.promise:catch
   tide.promise:finally tide.promise:next tide.promise:peek tide.promise:state tide.queue_microtask
   tide.race tide.reject tide.resolve tide.run tide.scope:cancel tide.scope:spawn tide.semaphore
   tide.semaphore:release tide.set_interval tide.set_timeout tide.signal:on_abort

@@ -11,6 +11,8 @@
 -- @module tide.json
 local core = require "tide.core"
 
+-- The functions are written in C: declared for editors in tide/meta.lua.
+--- @class tide.json
 local M = {
   --- `tide.json.decode(s)` -> value; text that is not JSON raises a `json`
   --- error with `offset` (the byte where it went wrong, from 0).

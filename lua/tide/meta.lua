@@ -250,6 +250,36 @@ function channel:collect(opts) end
 --- @return tide.promise
 function channel:each(f, opts) end
 
+--- JSON: integers stay integers (exactly, over the whole int64 range),
+--- `null` is tide.json.null, decoded arrays stay arrays.
+--- @class tide.json
+--- @field null userdata  stands for JSON's null (lua-cjson's null encodes as null too)
+local json = {}
+
+--- Decodes JSON text. Integers become Lua integers, other numbers floats,
+--- arrays tables marked as arrays, null tide.json.null. Text that is not
+--- JSON raises a `json` error with `offset` (the byte, from 0).
+--- @param s string
+--- @return any
+function json.decode(s) end
+
+--- Encodes a value as JSON text (integers without a fraction). A value that
+--- cannot be encoded (a function, a cycle, NaN, mixed keys, a sparse array)
+--- raises a `usage` error naming its path (`value.items[3]`), at the line of
+--- the caller `level` levels up (1: the function calling encode); `name` is
+--- the root of the path.
+--- @param v any
+--- @param name string|nil  default "value"
+--- @param level integer|nil  default 1, as error()'s
+--- @return string
+function json.encode(v, name, level) end
+
+--- Marks `t` to encode as an array (`[]` when empty) and returns it.
+--- @generic T: table
+--- @param t T
+--- @return T
+function json.array(t) end
+
 --- Options of an HTTP request (see tide.http.request).
 --- @alias tide.http.options table
 

@@ -1,7 +1,7 @@
 --- The public API of tide as a list, for the specs that must cover all of
 --- it (options_spec, annotations_spec): every function reachable from
 --- `require "tide"` -- its fields, the fields of its sub-tables (tide.fs,
---- tide.http, tide.stream) and the methods of every object it makes.
+--- tide.http, tide.json, tide.stream) and the methods of every object it makes.
 ---
 --- Each entry is `{ name = ..., fn = ... }`, named as a user writes it:
 --- "tide.sleep", "tide.fs.read", "tide.channel:send". Names starting with
@@ -36,7 +36,7 @@ end
 function M.functions()
   local list, seen = {}, {}
   add_functions(list, seen, "tide", ".", tide)
-  for _, sub in ipairs { "fs", "http", "stream" } do
+  for _, sub in ipairs { "fs", "http", "json", "stream" } do
     add_functions(list, seen, "tide." .. sub, ".", tide[sub])
   end
 
