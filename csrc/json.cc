@@ -59,6 +59,7 @@ static int box_gc(lua_State *L) {
   slot_free(&box->levels);
   free(box->encoder);
   box->encoder = NULL;
+  box->closed = 1;
   return 0;
 }
 
@@ -72,6 +73,11 @@ static json_box *box_new(lua_State *L) {
 
 json_box *tide_json_box_take(lua_State *L) {
   json_box *box = static_cast<json_box *>(lua_touserdata(L, lua_upvalueindex(UP_BOX)));
+  /* A finalizer that runs after the box's, at lua_close: memory taken now
+   * would never be given back. */
+  if (box->closed)
+    luaL_error(L, "tide cannot be used any more: the Lua state is closing (this "
+                  "finalizer runs after tide's own)");
   if (box->busy) box = box_new(L);
   box->busy = 1;
   box->reader.L = box->output.L = box->levels.L = L;

@@ -43,6 +43,7 @@ typedef struct json_box {
   json_slot levels; /* the writer's nesting stack */
   void *encoder;    /* room for an Encoder (large: its frames) */
   int busy;         /* a call is using it (a finalizer may call again) */
+  int closed;       /* its finalizer ran (the state is closing) */
 } json_box;
 
 /* A RapidJSON allocator over one slot. Free is a no-op: the slot keeps its
