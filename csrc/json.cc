@@ -32,7 +32,7 @@
  *
  * This file: the box, the null sentinel, the array metatable, tide.json.array
  * and the module's registration. Calls: Lua's C API and
- * tide_error_push/tide_usage_error (error.c). */
+ * tide_error_push (error.c). */
 #include "json.h"
 
 /* ---------------------------------------------------------------------------
@@ -114,7 +114,7 @@ static int null_tostring(lua_State *L) {
   return 1;
 }
 
-extern "C" void tide_json_open(lua_State *L, tide_ctx *ctx) {
+void tide_json_open(lua_State *L, tide_ctx *ctx) {
   static const luaL_Reg funcs[] = {{"json_decode", tide_json_decode},
                                    {"json_encode", tide_json_encode},
                                    {"json_array", json_array},

@@ -12,8 +12,18 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+/* tide.h is C (it converts from void * implicitly): these files declare
+ * the little they use of it here, with C linkage. */
 extern "C" {
-#include "tide.h"
+#include <lauxlib.h>
+#include <lua.h>
+
+typedef struct tide_ctx tide_ctx;
+/* error.c: pushes a new tide.error {kind=, message=}. */
+void tide_error_push(lua_State *L, const char *kind, const char *fmt, ...);
+/* json.cc: registers core.json_decode, json_encode, json_array, json_null
+ * and json_array_mt into the module table on top. */
+void tide_json_open(lua_State *L, tide_ctx *ctx);
 }
 
 /* Deeper than any real document, shallow enough for Lua's stack (each
