@@ -410,8 +410,11 @@ static int ctx_gc(lua_State *L) {
   for (int i = 0; i < ctx->n_closing; i++)
     ctx->closing[i](ctx);
   /* Lets requests in libuv's thread pool finish, then drops what they
-   * would have settled. */
-  uv_run(&ctx->loop, UV_RUN_DEFAULT);
+   * would have settled. Each finished request posts an event, which stops
+   * the run (tide_post): run again until nothing is left, or requests still
+   * in the pool would be freed under it. */
+  while (uv_run(&ctx->loop, UV_RUN_DEFAULT) != 0) {
+  }
   while (ctx->io_head) {
     tide_io *io = ctx->io_head;
     ctx->io_head = io->next;
