@@ -17,7 +17,7 @@ return function(fz)
 
   local MT = {
     promise = core.promise_mt, task = core.task_mt, signal = core.signal_mt, err = core.error_mt,
-    timer = registry_mt("tide.timer"), cclient = registry_mt("tide.http.client"),
+    timer = registry_mt("tide.timer"), cclient = registry_mt("tide.http.pool"),
     transfer = registry_mt("tide.http.transfer"),
     ctl = getmetatable(tide.abort_controller()), channel = getmetatable(tide.channel()),
     stream = tide.stream.Stream, sem = getmetatable(tide.semaphore(1)), breaker = getmetatable(tide.breaker()),

@@ -188,14 +188,9 @@ end
 local methods = { GET = true, HEAD = true, POST = true, PUT = true, PATCH = true, DELETE = true,
                   OPTIONS = true }
 local empty = {}
-local options = {
-  method = "string", url = "string", query = "table", headers = "table", body = "any", json = "any",
-  form = "table", timeout = "number", connect_timeout = "number", follow = "boolean",
-  max_redirects = "number", verify = "boolean", ca_file = "string", proxy = "string", auth = "table",
-  aws_sigv4 = "table", http_version = "string", signal = "any", stream = "boolean",
-  on_progress = "function", max_body_size = "number", buffer_size = "number", decompress = "boolean",
-  retry = "table",
-}
+-- The options a request takes, and their types, come from C's one table
+-- of them (HTTP_OPTIONS in csrc/http_options.c).
+local options = core.http_options
 
 local function encode_pairs(t, what)
   local keys = {}
@@ -241,6 +236,13 @@ local function check_header(name, value)
   return name .. ": " .. value
 end
 
+-- A string bound for the request line or a header: CR or LF would start a
+-- new line (header injection), NUL would cut it short.
+local function check_text(what, s)
+  if s:find("[%z\r\n]") then usage("bad option '%s' (contains CR, LF or NUL)", what) end
+  return s
+end
+
 local function join_url(base, path)
   if path:match("^[%a][%w+.-]*://") or not base then return path end
   return (base:gsub("/+$", "")) .. "/" .. (path:gsub("^/+", ""))
@@ -253,8 +255,7 @@ local function is_stream(v)
 end
 
 -- Options passed through to the C spec as they are.
-local passthrough = { "timeout", "connect_timeout", "follow", "max_redirects", "verify", "ca_file", "proxy",
-                      "http_version", "stream", "on_progress", "max_body_size", "buffer_size", "decompress" }
+local passthrough = core.http_passthrough
 
 -- Builds the spec that core.http_request reads from the options: only what
 -- is given, so that C looks at nothing else. Called for every request, so
@@ -266,8 +267,9 @@ local function build_spec(client, opts, url, method)
       usage("bad option '%s' (%s expected, got %s)", k, want, type(v))
     end
   end
+  if client._closed then usage("attempt to use a closed tide.http.client") end
   if type(url) ~= "string" then usage("bad option 'url' (string expected, got %s)", type(url)) end
-  url = join_url(client.base_url, url)
+  url = check_text("url", join_url(client.base_url, url))
   if not url:find("^[Hh][Tt][Tt][Pp][Ss]?://") then
     usage("only http and https URLs are supported (got %q)", url)
   end
@@ -291,6 +293,7 @@ local function build_spec(client, opts, url, method)
     if v ~= nil then spec[k] = v end
   end
   if spec.timeout == nil then spec.timeout = client.timeout end
+  if spec.proxy then check_text("proxy", spec.proxy) end
 
   -- Headers: a request's own replace the client's defaults of the same
   -- name (case-insensitively); `has` maps lowercased names to their index.
@@ -352,7 +355,8 @@ local function build_spec(client, opts, url, method)
     if type(opts.auth.user) ~= "string" or type(opts.auth.password) ~= "string" then
       usage("bad option 'auth' ({user = string, password = string} expected)")
     end
-    spec.username, spec.password = opts.auth.user, opts.auth.password
+    spec.username = check_text("auth.user", opts.auth.user)
+    spec.password = check_text("auth.password", opts.auth.password)
   end
   local sig4 = opts.aws_sigv4
   if sig4 then
@@ -363,7 +367,14 @@ local function build_spec(client, opts, url, method)
     end
     for _, k in ipairs { "region", "service" } do
       if type(sig4[k]) ~= "string" then usage("bad option 'aws_sigv4' (%s: string expected)", k) end
+      check_text("aws_sigv4." .. k, sig4[k])
     end
+    if sig4.provider ~= nil then
+      if type(sig4.provider) ~= "string" then usage("bad option 'aws_sigv4' (provider: string expected)") end
+      check_text("aws_sigv4.provider", sig4.provider)
+    end
+    check_text(sig4.key and "aws_sigv4.key" or "AWS_ACCESS_KEY_ID", key)
+    check_text(sig4.secret and "aws_sigv4.secret" or "AWS_SECRET_ACCESS_KEY", secret)
     spec.aws_sigv4 = ("%s:%s:%s"):format(sig4.provider or "aws:amz", sig4.region, sig4.service)
     spec.username, spec.password = key, secret
     -- S3 wants the payload's hash; an unsigned payload is allowed over TLS
@@ -506,12 +517,25 @@ for _, m in ipairs { "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE" } do
   Client[m:lower()] = shortcut(m, "tide.http.client:")
 end
 
---- Closes the client's pooled connections.
+--- Closes the client's pooled connections (an error while its requests
+--- are in flight).
 function Client:close()
   check.self(self, Client, "tide.http.client", "client", "close")
   self._c:close()
+  self._closed = true
 end
-Client.__close = Client.close
+
+-- Its `<close>`: closes the client if it is idle; one with requests in
+-- flight is kept by them and closes when collected. Never raises.
+function Client:__close()
+  if getmetatable(self) ~= Client or self._closed then return end
+  if pcall(self._c.close, self._c) then self._closed = true end
+end
+
+function Client:__tostring()
+  if self._closed then return "tide.http.client (closed)" end
+  return ("tide.http.client (%s)"):format(tostring(self._c):match("%((.*)%)$"))
+end
 
 -- ---------------------------------------------------------------------------
 -- The module

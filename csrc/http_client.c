@@ -1,0 +1,223 @@
+/* http_client.c -- the pool userdata (tide.http.pool: the C side of a Lua
+ * tide.http.client), starting requests, and the module's opening and
+ * closing.
+ *
+ * A pool owns one CURLM (http_multi.c). A request in flight keeps its pool
+ * alive (a user value of its promise or transfer), so a pool is collected
+ * only once idle, or when the state closes. The DNS cache and TLS
+ * sessions are shared by all pools of a context (a CURLSH).
+ *
+ * Owns: the pool userdata, the per-context http_state, core.http_client,
+ * core.http_request, core.http_set_response_mt, core.http_escape.
+ * May call: tide.h, http_multi.c, http_options.c, http_request.c,
+ * http_stream.c. */
+#include <string.h>
+
+#include "tide.h"
+
+#include "http.h"
+
+/* ---------------------------------------------------------------------------
+ * The pool object */
+
+/* The pool at idx, open. */
+static http_pool *client_check_pool(lua_State *L, int idx) {
+  http_pool *p = luaL_checkudata(L, idx, HTTP_POOL_MT);
+  if (p->closed) tide_usage_error(L, "attempt to use a closed %s", HTTP_POOL_MT);
+  return p;
+}
+
+/* Closes p: its requests lose it (see http_request_orphan); a request
+ * whose promise is still pending and whose transfer did not finish is
+ * rejected (only a forced close, or none, reaches one). Idempotent; never
+ * raises. L may be NULL when the state closes. */
+static void client_cleanup(lua_State *L, tide_ctx *ctx, http_pool *p) {
+  http_req *q;
+  if (p->closed) return;
+  while ((q = p->reqs) != NULL) {
+    http_op *op = q->op;
+    if (L && !ctx->closed && op && q->state != HTTP_REQ_DONE) {
+      int top = lua_gettop(L);
+      tide_push_anchored(L, ctx, op->base.op.ref);
+      op->req = NULL;
+      q->op = NULL;
+      tide_op_done(L, ctx, &op->base.op);
+      tide_error_push(L, "network", "the HTTP client was closed during the request");
+      http_request_free(L, ctx, q);
+      tide_settle(L, ctx, top + 1, TIDE_REJECTED, -1);
+      lua_settop(L, top);
+      continue; /* freed, or at least out of the list */
+    }
+    http_request_orphan(q);
+  }
+  http_multi_close(p);
+}
+
+/* pool:close([force]): closes the pooled connections. Refused while
+ * transfers are in flight, unless forced. */
+static int client_pool_close(lua_State *L) {
+  tide_ctx *ctx = tide_ctx_up(L);
+  http_pool *p = luaL_checkudata(L, 1, HTTP_POOL_MT);
+  if (!p->closed && ctx->closed) return 0; /* the context cleans up */
+  if (p->transfers > 0 && !lua_toboolean(L, 2))
+    return tide_usage_error(L,
+                            "cannot close an HTTP client with %d transfer(s) in flight: "
+                            "await or cancel them first",
+                            p->transfers);
+  client_cleanup(L, ctx, p);
+  return 0;
+}
+
+/* __gc and __close: an idle pool closes; one with transfers in flight is
+ * kept by them (only __close can see that), and closes when collected. */
+static int client_pool_gc(lua_State *L) {
+  tide_ctx *ctx = tide_ctx_up(L);
+  http_pool *p = luaL_checkudata(L, 1, HTTP_POOL_MT);
+  if (!p->closed && !ctx->closed && p->transfers == 0) client_cleanup(L, ctx, p);
+  return 0;
+}
+
+static int client_pool_tostring(lua_State *L) {
+  http_pool *p = luaL_checkudata(L, 1, HTTP_POOL_MT);
+  if (p->closed)
+    lua_pushfstring(L, "%s (closed)", HTTP_POOL_MT);
+  else
+    lua_pushfstring(L, "%s (%d in flight)", HTTP_POOL_MT, p->transfers);
+  return 1;
+}
+
+/* core.http_client([{max_connections=, max_per_host=}]) -> pool */
+static int client_new(lua_State *L) {
+  tide_ctx *ctx = tide_ctx_up(L);
+  http_pool *p;
+  long max_total = 0, max_host = 0;
+  if (!lua_isnoneornil(L, 1)) {
+    luaL_checktype(L, 1, LUA_TTABLE);
+    if (lua_getfield(L, 1, "max_connections") == LUA_TNUMBER)
+      max_total = http_clamp_long(lua_tonumber(L, -1), 0, 1000000);
+    if (lua_getfield(L, 1, "max_per_host") == LUA_TNUMBER)
+      max_host = http_clamp_long(lua_tonumber(L, -1), 0, 1000000);
+    lua_pop(L, 2);
+  }
+  /* Safe to finalize at every step: closed until fully set up. */
+  p = lua_newuserdatauv(L, sizeof *p, 0);
+  memset(p, 0, sizeof *p);
+  p->closed = 1;
+  luaL_setmetatable(L, HTTP_POOL_MT);
+  if (http_multi_open(p, &ctx->loop, ctx->alloc, ctx->alloc_ud, max_total, max_host) != 0)
+    return luaL_error(L, "not enough memory for an HTTP client");
+  return 1;
+}
+
+/* core.http_request(pool, spec) -> promise of a response. spec: the
+ * options of HTTP_OPTIONS (http_options.c) that reach C, as the Lua layer
+ * built them. */
+static int client_request(lua_State *L) {
+  tide_ctx *ctx = tide_ctx_up(L);
+  http_pool *p = client_check_pool(L, 1);
+  http_req *q;
+  http_op *op;
+  CURLMcode mrc;
+  luaL_checktype(L, 2, LUA_TTABLE);
+  lua_settop(L, 2);
+  q = http_request_new(L, ctx, p, 2);
+  op = (http_op *)tide_promise_new(L, ctx, sizeof *op, TIDE_K_OP, 2, NULL);
+  lua_pushvalue(L, 1);
+  lua_setiuservalue(L, 3, HTTP_OP_POOL);
+  op->req = q;
+  q->op = op;
+  tide_op_start(L, ctx, 3, &op->base.op, &http_request_class);
+  mrc = http_multi_add(q);
+  if (mrc != CURLM_OK) {
+    op->req = NULL;
+    q->op = NULL;
+    tide_op_done(L, ctx, &op->base.op);
+    http_request_free(L, ctx, q);
+    tide_error_push(L, "network", "libcurl could not start the request: %s",
+                    curl_multi_strerror(mrc));
+    tide_settle(L, ctx, 3, TIDE_REJECTED, -1);
+    lua_pop(L, 1);
+  }
+  return 1;
+}
+
+/* ---------------------------------------------------------------------------
+ * Module functions */
+
+/* core.http_set_response_mt(mt): from the Lua layer. */
+static int client_set_response_mt(lua_State *L) {
+  tide_ctx *ctx = tide_ctx_up(L);
+  luaL_checktype(L, 1, LUA_TTABLE);
+  lua_pushvalue(L, 1);
+  lua_rawseti(L, LUA_REGISTRYINDEX, http_state_of(ctx)->response_mt);
+  return 0;
+}
+
+/* core.http_escape(s) -> percent-encoded s (RFC 3986 unreserved kept) */
+static int client_escape(lua_State *L) {
+  size_t len;
+  const char *s = luaL_checklstring(L, 1, &len);
+  luaL_Buffer b;
+  static const char hex[] = "0123456789ABCDEF";
+  luaL_buffinit(L, &b);
+  for (size_t i = 0; i < len; i++) {
+    unsigned char ch = (unsigned char)s[i];
+    if ((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') ||
+        (ch >= '0' && ch <= '9') || ch == '-' || ch == '_' || ch == '.' || ch == '~') {
+      luaL_addchar(&b, (char)ch);
+    } else {
+      luaL_addchar(&b, '%');
+      luaL_addchar(&b, hex[ch >> 4]);
+      luaL_addchar(&b, hex[ch & 15]);
+    }
+  }
+  luaL_pushresult(&b);
+  return 1;
+}
+
+void tide_http_close(tide_ctx *ctx) {
+  http_state *hs = ctx->http;
+  if (!hs) return;
+  if (hs->share) curl_share_cleanup(hs->share);
+  ctx->alloc(ctx->alloc_ud, hs, sizeof *hs, 0);
+  ctx->http = NULL;
+  curl_global_cleanup();
+}
+
+void tide_http_open(lua_State *L, tide_ctx *ctx) {
+  static const luaL_Reg funcs[] = {{"http_client", client_new},
+                                   {"http_request", client_request},
+                                   {"http_read", http_stream_read},
+                                   {"http_write", http_stream_write},
+                                   {"http_set_response_mt", client_set_response_mt},
+                                   {"http_escape", client_escape},
+                                   {NULL, NULL}};
+  static const luaL_Reg pool_methods[] = {{"close", client_pool_close}, {NULL, NULL}};
+  static const luaL_Reg pool_meta[] = {{"__gc", client_pool_gc},
+                                       {"__close", client_pool_gc},
+                                       {"__tostring", client_pool_tostring},
+                                       {NULL, NULL}};
+  http_state *hs;
+  if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+    luaL_error(L, "tide: libcurl could not be initialized");
+  hs = ctx->alloc(ctx->alloc_ud, NULL, 0, sizeof *hs);
+  if (!hs) luaL_error(L, "not enough memory");
+  memset(hs, 0, sizeof *hs);
+  ctx->http = hs;
+  hs->share = curl_share_init();
+  curl_share_setopt(hs->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+  curl_share_setopt(hs->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+  lua_newtable(L);
+  hs->response_mt = luaL_ref(L, LUA_REGISTRYINDEX);
+
+  luaL_newmetatable(L, HTTP_POOL_MT);
+  lua_newtable(L);
+  tide_setfuncs(L, ctx, pool_methods);
+  lua_setfield(L, -2, "__index");
+  tide_setfuncs(L, ctx, pool_meta);
+  lua_pop(L, 1);
+
+  http_stream_open(L, ctx);
+  tide_setfuncs(L, ctx, funcs);
+  http_options_export(L);
+}
