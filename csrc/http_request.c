@@ -174,13 +174,32 @@ static void request_release(http_req *q) {
   ctx->alloc(ctx->alloc_ud, REQUEST_BOX(q), sizeof(request_box), 0);
 }
 
+/* The upload's feeder task hears that nothing more is sent: a write that
+ * waits for room gets false; a feeder busy elsewhere (in the body function
+ * it pulls from) is cancelled, so that it does not outlive its request. */
+static void request_stop_feeder(lua_State *L, tide_ctx *ctx, http_req *q) {
+  int top = lua_gettop(L);
+  if (!q->uploading) return;
+  if (http_request_push_lua(L, ctx, q, "write") == LUA_TUSERDATA) {
+    lua_settop(L, top);
+    http_request_settle_write(L, ctx, q, 0);
+    return;
+  }
+  lua_settop(L, top);
+  if (!q->upload_eof && http_request_push_lua(L, ctx, q, "feeder") == LUA_TUSERDATA) {
+    http_request_clear_lua(L, ctx, q, "feeder");
+    tide_error_push(L, "cancelled", "the request this upload was for has ended");
+    tide_cancel(L, ctx, top + 1, top + 2);
+  }
+  lua_settop(L, top);
+}
+
 static int request_held(const http_req *q) { return q->pending != 0 || q->held; }
 
 void http_request_free(lua_State *L, tide_ctx *ctx, http_req *q) {
   if (q->state == HTTP_REQ_DEAD) return;
   http_multi_remove(q, HTTP_REQ_STOPPED);
-  /* An upload feeder waiting for room hears that nothing more is sent. */
-  if (!ctx->closed && q->lua_ref != LUA_NOREF) http_request_settle_write(L, ctx, q, 0);
+  if (!ctx->closed && q->lua_ref != LUA_NOREF) request_stop_feeder(L, ctx, q);
   tide_unanchor(L, ctx, q->lua_ref);
   q->lua_ref = LUA_NOREF;
   q->state = HTTP_REQ_DEAD;

@@ -416,6 +416,9 @@ local function send(client, opts, url, method, fname, argn)
     if upload then
       local feeder = feed(req, upload)
       feeder:catch(function(e) core.cancel(req, e) end)
+      -- The request's Lua values (its spec): C cancels the feeder when the
+      -- request ends while the feeder is busy in the body function.
+      spec.feeder = feeder
     end
     return req
   end

@@ -28,6 +28,8 @@ Endpoints (query strings as usual):
   /early             413 before reading the request body, then closes
   /big?mb=&chunked=1 mb MiB (at most 1024) of a 0..255 byte pattern,
                      generated on the fly; chunked=1: no Content-Length
+  /gzip-bomb?mb=     Content-Encoding: gzip, mb MiB (at most 1024) of zeros
+                     compressed to about a thousandth of that
   /chunked?n=        n lines "line <i>\n" sent chunked, one chunk each
   /redirect-other-host?to=/path   302 to the same port on 127.0.0.2
   /redirect?to=      302 to `to` (any string)
@@ -183,6 +185,19 @@ def respond(c, code, body=b"", headers=(), close=False, ctype="text/plain"):
     c.send(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body)
 
 
+bombs = {}
+
+
+def gzip_bomb(mb):
+    """mb MiB of zeros, gzip-compressed (made once per size)."""
+    with lock:
+        if mb not in bombs:
+            z = zlib.compressobj(9, zlib.DEFLATED, 31)
+            zeros = bytes(1024 * 1024)
+            bombs[mb] = b"".join([z.compress(zeros) for _ in range(mb)] + [z.flush()])
+        return bombs[mb]
+
+
 def track(c, key):
     if key is None:
         return
@@ -276,6 +291,10 @@ def handle(c, method, target, header_list, headers, body_info):
         return False
     elif path == "/closed":
         return False
+    elif path == "/gzip-bomb":
+        data = gzip_bomb(min(int(arg("mb", "100")), 1024))
+        respond(c, 200, data, headers=[("Content-Encoding", "gzip")], close=close,
+                ctype="application/octet-stream")
     elif path == "/big":
         track(c, key)
         size = min(int(arg("mb", "1")), 1024) * 1024 * 1024
