@@ -220,4 +220,13 @@ void tide_http_open(lua_State *L, tide_ctx *ctx) {
   http_stream_open(L, ctx);
   tide_setfuncs(L, ctx, funcs);
   http_options_export(L);
+  /* Which resolver libcurl uses ("threaded", "c-ares" or "blocking"): what
+   * giving up during a lookup costs depends on it. */
+  {
+    curl_version_info_data *v = curl_version_info(CURLVERSION_NOW);
+    lua_pushstring(L, v->ares                                  ? "c-ares"
+                      : (v->features & CURL_VERSION_ASYNCHDNS) ? "threaded"
+                                                               : "blocking");
+    lua_setfield(L, -2, "http_resolver");
+  }
 }

@@ -279,6 +279,11 @@ void http_options_configure(lua_State *L, http_req *q, int spec) {
   /* Credentials (user and password, Authorization and Cookie headers) go
    * to the first host only, not to one a redirect leads to. */
   SETOPT(e, CURLOPT_UNRESTRICTED_AUTH, 0L);
+  /* Giving up on a request while its name is resolved must not block the
+   * loop: without this, taking the handle out of the multi joins libcurl's
+   * resolver thread (until the lookup ends). The thread is left to finish
+   * on its own, and frees what it holds then. */
+  SETOPT(e, CURLOPT_QUICK_EXIT, 1L);
   lua_pushnil(L);
   while (lua_next(L, spec)) {
     int opt = lua_type(L, -2) == LUA_TSTRING ? options_index(lua_tostring(L, -2)) : -1;

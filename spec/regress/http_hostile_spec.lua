@@ -186,6 +186,15 @@ describe("issue 15: HTTP under attack", function()
       end)
     end)
 
+    it("still sends Proxy-Authorization to a proxy", function()
+      run(function()
+        -- faults.py answers a proxy's absolute-form request as any other.
+        local e = echo(http.get("http://origin.invalid/echo", { proxy = flt.url,
+          headers = { ["Proxy-Authorization"] = "Basic c2VjcmV0" } }))
+        assert.equal("Basic c2VjcmV0", e.headers["proxy-authorization"])
+      end)
+    end)
+
     it("does not send auth= or aws_sigv4 credentials to the other host", function()
       run(function()
         local e = echo(http.get(flt.url .. "/redirect-other-host?to=/echo", {
@@ -234,6 +243,70 @@ describe("issue 15: HTTP under attack", function()
         assert.matches("faster than it was read", err.message, 1, true)
         if res then res:close() end
       end, 30)
+    end)
+  end)
+  describe("item 6: giving up during a slow DNS lookup", function()
+    local shim
+
+    lazy_setup(function()
+      shim = os.tmpname() .. ".so"
+      assert(os.execute(("cc -shared -fPIC -o %s spec/support/slowdns.c -ldl"):format(shim)))
+    end)
+    lazy_teardown(function() os.remove(shim) end)
+
+    it("does not block the loop, whichever way the request is given up", function()
+      if core.http_resolver ~= "threaded" then
+        pending("libcurl resolves with " .. core.http_resolver .. ", not in a thread")
+        return
+      end
+      -- In a fresh process, with getaddrinfo of *.slow taking 3 s (no DNS
+      -- traffic): each request is given up after 0.2 s while a 50 ms
+      -- interval keeps ticking.
+      local url = ("http://api.slow:%d/echo"):format(flt.port)
+      local out, status = helper.lua(([[
+        local tide = require "tide"
+        local url = %q
+        local ways = {
+          { "timeout", function() return tide.http.get(url, { timeout = 0.2 }) end },
+          { "connect_timeout", function() return tide.http.get(url, { connect_timeout = 0.2 }) end },
+          { "tide.timeout", function() return tide.timeout(0.2, tide.http.get(url)) end },
+          { "signal", function()
+            local ctl = tide.abort_controller()
+            tide.set_timeout(function() ctl:abort() end, 0.2)
+            return tide.http.get(url, { signal = ctl.signal })
+          end },
+          { "task:cancel", function()
+            local t = tide.spawn(function() return tide.http.get(url):await() end)
+            tide.set_timeout(function() t:cancel() end, 0.2)
+            return t
+          end },
+        }
+        tide.run(function()
+          for _, way in ipairs(ways) do
+            local t0 = tide.now()
+            local last, gap = t0, 0
+            local iv = tide.set_interval(function()
+              local now = tide.now()
+              if now - last > gap then gap = now - last end
+              last = now
+            end, 0.05)
+            local ok = tide.pawait(way[2]())
+            local dt = tide.now() - t0
+            tide.sleep(0.1):await()
+            iv:cancel()
+            print(way[1], ok, dt < 0.9 and "fast" or ("slow " .. dt),
+              gap < 0.5 and "ticking" or ("frozen for " .. gap))
+          end
+        end)
+      ]]):format(url), nil, {
+        LD_PRELOAD = (os.getenv("LD_PRELOAD") and os.getenv("LD_PRELOAD") .. ":" or "") .. shim,
+        TIDE_SLOW_DNS_MS = 3000,
+      })
+      assert.equal(table.concat({
+        "timeout\tfalse\tfast\tticking", "connect_timeout\tfalse\tfast\tticking",
+        "tide.timeout\tfalse\tfast\tticking", "signal\tfalse\tfast\tticking",
+        "task:cancel\tfalse\tfast\tticking", "" }, "\n"), out)
+      assert.equal(0, status)
     end)
   end)
 end)
