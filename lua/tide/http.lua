@@ -93,11 +93,12 @@ end
 
 core.http_set_response_mt(Response)
 
---- Whether the status is 2xx.
+-- The check accessor of responses (raises naming the method fname).
 local function check_response(res, fname)
   check.self(res, Response, "tide.http.response", "res", fname, 3)
 end
 
+--- Whether the status is 2xx.
 function Response:ok()
   check_response(self, "ok")
   return self.status >= 200 and self.status < 300
