@@ -27,17 +27,19 @@ static http_pool *client_check_pool(lua_State *L, int idx) {
   return p;
 }
 
-/* Closes p: its requests lose it (see http_request_orphan); a request
- * whose promise is still pending and whose transfer did not finish is
- * rejected (only a forced close, or none, reaches one). Idempotent; never
- * raises. L may be NULL when the state closes. */
+/* Closes p: its requests lose it (see http_request_orphan). A request
+ * whose promise is pending and whose transfer did not finish is rejected
+ * when L is given (a forced close), or just let go (finalization: only a
+ * closing state collects a pool with requests, which keep it alive
+ * otherwise). Idempotent; never raises. */
 static void client_cleanup(lua_State *L, tide_ctx *ctx, http_pool *p) {
   http_req *q;
   if (p->closed) return;
+  int top = L ? lua_gettop(L) : 0;
   while ((q = p->reqs) != NULL) {
     http_op *op = q->op;
-    if (L && !ctx->closed && op && q->state != HTTP_REQ_DONE) {
-      int top = lua_gettop(L);
+    http_transfer *t;
+    if (op && L && q->state != HTTP_REQ_DONE) {
       tide_push_anchored(L, ctx, op->base.op.ref);
       op->req = NULL;
       q->op = NULL;
@@ -48,7 +50,18 @@ static void client_cleanup(lua_State *L, tide_ctx *ctx, http_pool *p) {
       lua_settop(L, top);
       continue; /* freed, or at least out of the list */
     }
+    if (op && !L) {
+      op->req = NULL;
+      q->op = NULL;
+    }
+    t = q->transfer; /* if set, q outlives its orphaning */
     http_request_orphan(q);
+    /* A streamed body's reader waiting on it hears that it stopped. */
+    if (L && t && http_request_push_lua(L, ctx, q, "read") == LUA_TUSERDATA) {
+      if (http_request_satisfy_read(L, ctx, lua_gettop(L), q))
+        http_request_clear_lua(L, ctx, q, "read");
+    }
+    if (L) lua_settop(L, top);
   }
   http_multi_close(p);
 }
@@ -68,12 +81,20 @@ static int client_pool_close(lua_State *L) {
   return 0;
 }
 
-/* __gc and __close: an idle pool closes; one with transfers in flight is
- * kept by them (only __close can see that), and closes when collected. */
+/* __close: closes an idle pool; one with transfers in flight is kept by
+ * them, and closes when collected. Never raises. */
+static int client_pool_release(lua_State *L) {
+  tide_ctx *ctx = tide_ctx_up(L);
+  http_pool *p = luaL_checkudata(L, 1, HTTP_POOL_MT);
+  if (!ctx->closed && p->transfers == 0) client_cleanup(L, ctx, p);
+  return 0;
+}
+
+/* __gc: nothing references the pool (or the state closes). */
 static int client_pool_gc(lua_State *L) {
   tide_ctx *ctx = tide_ctx_up(L);
   http_pool *p = luaL_checkudata(L, 1, HTTP_POOL_MT);
-  if (!p->closed && !ctx->closed && p->transfers == 0) client_cleanup(L, ctx, p);
+  if (!ctx->closed) client_cleanup(NULL, ctx, p);
   return 0;
 }
 
@@ -194,7 +215,7 @@ void tide_http_open(lua_State *L, tide_ctx *ctx) {
                                    {NULL, NULL}};
   static const luaL_Reg pool_methods[] = {{"close", client_pool_close}, {NULL, NULL}};
   static const luaL_Reg pool_meta[] = {{"__gc", client_pool_gc},
-                                       {"__close", client_pool_gc},
+                                       {"__close", client_pool_release},
                                        {"__tostring", client_pool_tostring},
                                        {NULL, NULL}};
   http_state *hs;

@@ -17,6 +17,7 @@
  * Owns: http_req's memory (with its tide_io), its Lua values (the spec
  * table, anchored), the request's promise, responses and errors.
  * May call: tide.h, http_easy.c, http_multi.c, http_options.c. */
+#include <stdio.h>
 #include <string.h>
 
 #include "tide.h"
@@ -207,7 +208,13 @@ void http_request_free(lua_State *L, tide_ctx *ctx, http_req *q) {
 }
 
 void http_request_orphan(http_req *q) {
-  http_multi_remove(q, HTTP_REQ_STOPPED);
+  if (q->state == HTTP_REQ_ACTIVE) {
+    /* Stopped mid-transfer: a reader of its body hears why. */
+    http_multi_remove(q, HTTP_REQ_STOPPED);
+    q->result = CURLE_RECV_ERROR;
+    snprintf(q->errbuf, sizeof q->errbuf,
+             "the HTTP client was closed during the transfer");
+  }
   http_multi_unlink(q);
   q->pool = NULL;
   /* Its easy handle stays (the response may still be read from it), but
@@ -244,7 +251,7 @@ int http_request_satisfy_read(lua_State *L, tide_ctx *ctx, int w, http_req *q) {
     lua_pop(L, 1);
     return 1;
   }
-  if (q->state == HTTP_REQ_DONE) {
+  if (q->state == HTTP_REQ_DONE || q->state == HTTP_REQ_STOPPED) {
     tide_op_done(L, ctx, &op->base.op);
     if (q->result == CURLE_OK) {
       lua_pushnil(L);
