@@ -233,8 +233,7 @@ static void request_discard(tide_ctx *ctx, tide_io *io) {
   (void)ctx;
   q->pending = 0;
   q->held = 0;
-  q->state = HTTP_REQ_DEAD;
-  request_release(q);
+  request_release(q); /* out of the multi first, if still in it */
 }
 
 /* ---------------------------------------------------------------------------

@@ -390,18 +390,29 @@ end
 -- the next chunk and nil at the end) into the request `req`.
 local function feed(req, source)
   local pull = type(source) == "function" and source or function() return source:pull() end
+  local function close_source()
+    if type(source) == "table" and source.close then source:close() end
+  end
   return core.spawn(function()
-    while true do
-      local chunk = pull()
-      if chunk == nil then break end
-      if type(chunk) ~= "string" then error(core.error("usage", "an upload stream must give strings"), 0) end
-      -- false: the request finished (an early answer) or was stopped.
-      if not core.http_write(req, chunk):await() then
-        if type(source) == "table" and source.close then source:close() end
-        return
+    local ok, err = pcall(function()
+      while true do
+        local chunk = pull()
+        if chunk == nil then break end
+        if type(chunk) ~= "string" then error(core.error("usage", "an upload stream must give strings"), 0) end
+        -- false: the request finished (an early answer) or was stopped.
+        if not core.http_write(req, chunk):await() then
+          close_source()
+          return
+        end
       end
+      core.http_write(req, nil):await()
+    end)
+    if not ok then
+      -- Cancelled with its request (it ended while the source was pulled):
+      -- the source is closed as when the request stops taking data.
+      if core.is_error(err, "cancelled") then pcall(close_source) end
+      error(err, 0)
     end
-    core.http_write(req, nil):await()
   end)
 end
 

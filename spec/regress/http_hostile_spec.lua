@@ -237,6 +237,16 @@ describe("issue 15: HTTP under attack", function()
         assert.is_true(tide.now() - t0 < 1 * SLOW)
       end)
     end)
+
+    it("closes its stream source when cancelled that way", function()
+      run(function()
+        local closed = false
+        local source = tide.stream.new(function() tide.sleep(5):await() end, function() closed = true end)
+        local err = rejection(http.post(flt.url .. "/echo", { timeout = 0.3, body = source }))
+        assert.is_true(tide.is_error(err, "timeout"), tostring(err))
+        assert.is_true(wait_for(function() return closed end, 1 * SLOW), "the upload source was left open")
+      end)
+    end)
   end)
 
   describe("a streamed gzip bomb", function()
