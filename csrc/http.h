@@ -2,10 +2,10 @@
  * multi interface, driven by the tide loop.
  *
  * The files, lowest first (a file calls only files listed above it):
- *   http_easy.c     one transfer's curl callbacks: header/body/upload
- *                   buffers, back-pressure, progress. No Lua.
  *   http_multi.c    a pool (one CURLM) and its curl<->uv glue: sockets,
  *                   curl's timer, finished transfers. No Lua.
+ *   http_easy.c     one transfer's curl callbacks: header/body/upload
+ *                   buffers, back-pressure, progress. No Lua.
  *   http_options.c  the one table of request options (HTTP_OPTIONS), the
  *                   spec checks and the easy handle's configuration.
  *   http_request.c  a request's life cycle (http_req_state), its promise,
@@ -135,6 +135,29 @@ struct http_req {
 };
 
 /* ---------------------------------------------------------------------------
+ * http_multi.c */
+
+/* Sets up p (zeroed by the caller). Returns 0, or -1 when out of memory
+ * (p is then closed and holds nothing). */
+int http_multi_open(http_pool *p, uv_loop_t *loop, tide_alloc_fn alloc, void *ud,
+                    long max_total, long max_host);
+/* Closes p's connections and handles (the requests left in it are the
+ * caller's business: see http_client.c). Idempotent. */
+void http_multi_close(http_pool *p);
+/* Adds q (NEW) to its pool's multi: q becomes ACTIVE. */
+CURLMcode http_multi_add(http_req *q);
+/* Takes an ACTIVE q out of the multi (mid-transfer its connection closes):
+ * it becomes `to` (DONE or STOPPED). Does nothing in other states. */
+void http_multi_remove(http_req *q, http_req_state to);
+/* Links q into / out of its pool's list of requests. */
+void http_multi_link(http_pool *p, http_req *q);
+void http_multi_unlink(http_req *q);
+/* For CURLOPT_CLOSESOCKETFUNCTION (data: the pool). */
+int http_multi_closesocket_cb(void *pool, curl_socket_t fd);
+/* Queues q for the driver with the events in ev. */
+void http_multi_post(http_req *q, unsigned ev);
+
+/* ---------------------------------------------------------------------------
  * http_easy.c */
 
 /* Points q's easy handle at q's buffers and callbacks. Returns CURLE_OK or
@@ -158,29 +181,6 @@ const char *http_easy_phase(http_req *q);
  * the transfer went well), then q itself. q is out of the multi and out of
  * its pool's list. */
 void http_easy_release(http_req *q);
-
-/* ---------------------------------------------------------------------------
- * http_multi.c */
-
-/* Sets up p (zeroed by the caller). Returns 0, or -1 when out of memory
- * (p is then closed and holds nothing). */
-int http_multi_open(http_pool *p, uv_loop_t *loop, tide_alloc_fn alloc, void *ud,
-                    long max_total, long max_host);
-/* Closes p's connections and handles (the requests left in it are the
- * caller's business: see http_client.c). Idempotent. */
-void http_multi_close(http_pool *p);
-/* Adds q (NEW) to its pool's multi: q becomes ACTIVE. */
-CURLMcode http_multi_add(http_req *q);
-/* Takes an ACTIVE q out of the multi (mid-transfer its connection closes):
- * it becomes `to` (DONE or STOPPED). Does nothing in other states. */
-void http_multi_remove(http_req *q, http_req_state to);
-/* Links q into / out of its pool's list of requests. */
-void http_multi_link(http_pool *p, http_req *q);
-void http_multi_unlink(http_req *q);
-/* For CURLOPT_CLOSESOCKETFUNCTION (data: the pool). */
-int http_multi_closesocket_cb(void *pool, curl_socket_t fd);
-/* Queues q for the driver with the events in ev. */
-void http_multi_post(http_req *q, unsigned ev);
 
 /* ---------------------------------------------------------------------------
  * The Lua side */
