@@ -84,17 +84,17 @@ static int client_pool_close(lua_State *L) {
 /* __close: closes an idle pool; one with transfers in flight is kept by
  * them, and closes when collected. Never raises. */
 static int client_pool_release(lua_State *L) {
-  tide_ctx *ctx = tide_ctx_up(L);
   http_pool *p = luaL_checkudata(L, 1, HTTP_POOL_MT);
-  if (!ctx->closed && p->transfers == 0) client_cleanup(L, ctx, p);
+  tide_ctx *ctx = tide_ctx_get(L); /* NULL once the context is gone */
+  if (ctx && !ctx->closed && p->transfers == 0) client_cleanup(L, ctx, p);
   return 0;
 }
 
 /* __gc: nothing references the pool (or the state closes). */
 static int client_pool_gc(lua_State *L) {
-  tide_ctx *ctx = tide_ctx_up(L);
   http_pool *p = luaL_checkudata(L, 1, HTTP_POOL_MT);
-  if (!ctx->closed) client_cleanup(NULL, ctx, p);
+  tide_ctx *ctx = tide_ctx_get(L); /* NULL once the context is gone */
+  if (ctx && !ctx->closed) client_cleanup(NULL, ctx, p);
   return 0;
 }
 

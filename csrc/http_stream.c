@@ -40,9 +40,12 @@ static void stream_transfer_cleanup(lua_State *L, tide_ctx *ctx, http_transfer *
   http_request_free(L, ctx, q);
 }
 
-/* transfer:close(), __close and __gc. */
+/* transfer:close(), __close and __gc. Once tide's context is gone (a
+ * finalizer that runs after its own) there is nothing left to stop. */
 static int stream_transfer_close(lua_State *L) {
-  stream_transfer_cleanup(L, tide_ctx_up(L), stream_check_transfer(L, 1));
+  http_transfer *t = stream_check_transfer(L, 1);
+  tide_ctx *ctx = tide_ctx_get(L);
+  if (ctx) stream_transfer_cleanup(L, ctx, t);
   return 0;
 }
 
@@ -163,7 +166,7 @@ void http_stream_open(lua_State *L, tide_ctx *ctx) {
   lua_newtable(L);
   tide_setfuncs(L, ctx, methods);
   lua_setfield(L, -2, "__index");
-  lua_pushlightuserdata(L, ctx);
+  tide_push_ctx(L, ctx);
   lua_pushcclosure(L, stream_transfer_close, 1);
   lua_pushvalue(L, -1);
   lua_setfield(L, -3, "__gc");
