@@ -110,6 +110,7 @@ struct http_req {
   uint8_t held;       /* its completion is running */
   uint8_t stream;     /* body read through a transfer, with back-pressure */
   uint8_t paused;     /* the body is paused because nobody reads */
+  uint8_t resuming;   /* curl hands over what it held back while paused */
   uint8_t headers_in; /* the final response's headers are complete */
   uint8_t too_large;  /* stopped for exceeding max_body_size */
   uint8_t oom;        /* stopped because memory ran out */

@@ -59,8 +59,12 @@ static size_t easy_write_cb(char *p, size_t size, size_t n, void *ud) {
     return 0; /* stops the transfer */
   }
   if (q->stream) {
-    if (q->chunks.bytes >= q->high_water) {
-      /* Back-pressure: curl keeps this data and asks again when resumed. */
+    if (q->chunks.bytes >= q->high_water && !q->resuming) {
+      /* Back-pressure: curl keeps this data and asks again when resumed.
+       * Not while it hands that data over: it would copy what is left of
+       * it again at every pause, and a body that decompresses to tens of
+       * MiB per read would freeze the loop in those copies. What curl
+       * held is taken whole instead (curl caps it). */
       q->paused = 1;
       return CURL_WRITEFUNC_PAUSE;
     }
@@ -163,13 +167,31 @@ CURLcode http_easy_setup_progress(http_req *q) {
 /* ---------------------------------------------------------------------------
  * Reading and feeding */
 
+/* Resumes a transfer paused by back-pressure or for upload data. curl may
+ * fail here (what it held back while paused no longer fits: a compression
+ * bomb): the transfer then ends with that failure, as if curl had reported
+ * it, or it would wait forever. Not from inside a curl callback. */
+static CURLcode easy_resume(http_req *q) {
+  CURLcode rc;
+  q->resuming = 1;
+  rc = curl_easy_pause(q->easy, CURLPAUSE_CONT);
+  q->resuming = 0;
+  if (rc != CURLE_OK && q->state == HTTP_REQ_ACTIVE) {
+    q->result = rc;
+    http_multi_remove(q, HTTP_REQ_DONE);
+    http_multi_post(q, HTTP_EV_DONE);
+  }
+  return rc;
+}
+
 tide_chunk *http_easy_shift(http_req *q) {
   tide_chunk *c = tide_chunks_shift(&q->chunks);
   if (c && q->paused && q->chunks.bytes < q->high_water / 2 &&
       q->state == HTTP_REQ_ACTIVE) {
+    /* May call easy_write_cb at once with the data curl held back (and
+     * pause again); a failure to resume is a failure of that data. */
     q->paused = 0;
-    /* May call easy_write_cb at once with the data curl held back. */
-    curl_easy_pause(q->easy, CURLPAUSE_CONT);
+    if (easy_resume(q) != CURLE_OK) q->paused = 1;
   }
   return c;
 }
@@ -181,7 +203,7 @@ int http_easy_upload_push(http_req *q, const char *data, size_t len) {
     return -1;
   if (q->upload_paused && q->state == HTTP_REQ_ACTIVE) {
     q->upload_paused = 0;
-    curl_easy_pause(q->easy, CURLPAUSE_CONT);
+    (void)easy_resume(q);
   }
   return 0;
 }
