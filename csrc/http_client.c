@@ -196,7 +196,8 @@ static int client_escape(lua_State *L) {
   return 1;
 }
 
-void tide_http_close(tide_ctx *ctx) {
+/* The module's teardown hook (after the loop stopped; no Lua). */
+static void client_module_close(tide_ctx *ctx) {
   http_state *hs = ctx->http;
   if (!hs) return;
   if (hs->share) curl_share_cleanup(hs->share);
@@ -218,6 +219,7 @@ void tide_http_open(lua_State *L, tide_ctx *ctx) {
                                        {"__close", client_pool_release},
                                        {"__tostring", client_pool_tostring},
                                        {NULL, NULL}};
+  static const tide_module module = {"http", client_module_close, NULL};
   http_state *hs;
   if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
     luaL_error(L, "tide: libcurl could not be initialized");
@@ -225,19 +227,15 @@ void tide_http_open(lua_State *L, tide_ctx *ctx) {
   if (!hs) luaL_error(L, "not enough memory");
   memset(hs, 0, sizeof *hs);
   ctx->http = hs;
+  tide_module_register(ctx, &module);
   hs->share = curl_share_init();
   curl_share_setopt(hs->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
   curl_share_setopt(hs->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
   lua_newtable(L);
   hs->response_mt = luaL_ref(L, LUA_REGISTRYINDEX);
 
-  luaL_newmetatable(L, HTTP_POOL_MT);
-  lua_newtable(L);
-  tide_setfuncs(L, ctx, pool_methods);
-  lua_setfield(L, -2, "__index");
-  tide_setfuncs(L, ctx, pool_meta);
+  tide_class_new(L, ctx, HTTP_POOL_MT, NULL, pool_methods, pool_meta);
   lua_pop(L, 1);
-
   http_stream_open(L, ctx);
   tide_setfuncs(L, ctx, funcs);
   http_options_export(L);

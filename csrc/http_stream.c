@@ -162,16 +162,10 @@ int http_stream_write(lua_State *L) {
 
 void http_stream_open(lua_State *L, tide_ctx *ctx) {
   static const luaL_Reg methods[] = {{"close", stream_transfer_close}, {NULL, NULL}};
-  luaL_newmetatable(L, HTTP_TRANSFER_MT);
-  lua_newtable(L);
-  tide_setfuncs(L, ctx, methods);
-  lua_setfield(L, -2, "__index");
-  tide_push_ctx(L, ctx);
-  lua_pushcclosure(L, stream_transfer_close, 1);
-  lua_pushvalue(L, -1);
-  lua_setfield(L, -3, "__gc");
-  lua_setfield(L, -2, "__close");
-  lua_pushcfunction(L, stream_transfer_tostring);
-  lua_setfield(L, -2, "__tostring");
+  static const luaL_Reg meta[] = {{"__gc", stream_transfer_close},
+                                  {"__close", stream_transfer_close},
+                                  {"__tostring", stream_transfer_tostring},
+                                  {NULL, NULL}};
+  tide_class_new(L, ctx, HTTP_TRANSFER_MT, NULL, methods, meta);
   lua_pop(L, 1);
 }

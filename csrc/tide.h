@@ -353,7 +353,7 @@ struct tide_ctx {
 
   /* The modules' own state, opaque here. */
   void *timer;         /* timer.c */
-  void *http;          /* http.c (libcurl share handle, ...) */
+  void *http;          /* http_client.c (libcurl share handle, ...) */
   void *driver;        /* loop.c */
   void *fs_reqs;       /* fs.c's requests in libuv's thread pool (a list) */
   uint32_t fs_pending; /* how many: cancelled ones too, until libuv is done */
