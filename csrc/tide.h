@@ -285,6 +285,8 @@ void tide_fs_open(lua_State *L, tide_ctx *ctx);
 void tide_http_open(lua_State *L, tide_ctx *ctx);
 /* json.cc (C++ inside, C linkage): core.json_decode/json_encode/json_array. */
 void tide_json_open(lua_State *L, tide_ctx *ctx);
+/* sigv4_lua.c: core.sigv4_sign and core.sigv4_sha256 (AWS SigV4, sigv4.c). */
+void tide_sigv4_open(lua_State *L, tide_ctx *ctx);
 
 typedef struct tide_job tide_job; /* an entry of the microtask queue (ctx.c) */
 

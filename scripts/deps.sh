@@ -21,7 +21,7 @@ need_packages() {
 }
 
 # What building tide needs, and what running its specs needs.
-BUILD_PACKAGES=(gcc g++ make cmake pkg-config lua5.4 liblua5.4-dev libuv1-dev libcurl4-openssl-dev rapidjson-dev)
+BUILD_PACKAGES=(gcc g++ make cmake pkg-config lua5.4 liblua5.4-dev libuv1-dev libcurl4-openssl-dev rapidjson-dev libssl-dev)
 TEST_PACKAGES=(lua-cjson lua-busted lua-check luarocks nginx python3 procps curl openssl clang-format)
 
 # Node tools the specs use (s3rver: an S3-compatible server), installed from
