@@ -328,7 +328,7 @@ static int add_pairs(sigv4_ctx *s, sigv4_str q) {
       if (*p == '=' && !eq) eq = p;
       p++;
     }
-    if (p > item) {
+    { /* an empty item is an empty key, as botocore signs it */
       const char *kend = eq ? eq : p;
       pr.key = s->pairs_text.len;
       if (put_component(s, &s->pairs_text, item, (size_t)(kend - item))) return -1;
@@ -338,7 +338,10 @@ static int add_pairs(sigv4_ctx *s, sigv4_str q) {
       pr.value_len = s->pairs_text.len - pr.value;
       if (put(s, &s->pairs, (const char *)&pr, sizeof pr)) return -1;
     }
-    if (p < end) p++;
+    if (p < end && ++p == end) { /* a trailing '&': one more empty item */
+      pair e = {s->pairs_text.len, 0, s->pairs_text.len, 0};
+      if (put(s, &s->pairs, (const char *)&e, sizeof e)) return -1;
+    }
   }
   return 0;
 }

@@ -2,6 +2,8 @@
  * core.sigv4_sha256 (lua/tide/aws/sign.lua is the public side: it checks
  * the arguments and picks the payload hash). An I/O-free leaf.
  * May call: sigv4.c, buf.c. */
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "sigv4.h"
@@ -46,6 +48,19 @@ static int is_name(const char *name, size_t n, const char *lower) {
   return 1;
 }
 
+/* Raises a `usage` tide.error "tide.aws.sign: <message>". */
+static void usage(lua_State *L, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void usage(lua_State *L, const char *fmt, ...) {
+  char msg[200];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  tide_error_push(L, "usage", "tide.aws.sign: %s", msg);
+  lua_error(L);
+}
+
 static sigv4_str arg_str(lua_State *L, int i) {
   sigv4_str r;
   r.p = luaL_checklstring(L, i, &r.n);
@@ -79,7 +94,7 @@ static int sigv4_sign(lua_State *L) {
   if (presign && (expires < 1 || expires > 604800))
     luaL_argerror(L, 12, "expires must be from 1 to 604800 seconds");
   if (region.n == 0 || region.n > 64 || service.n == 0 || service.n > 64)
-    luaL_error(L, "tide.aws.sign: region and service must be 1 to 64 bytes");
+    usage(L, "region and service must be 1 to 64 bytes");
   b = take_box(L);
   sigv4_amz_date(t, amz);
   scope_n = (size_t)snprintf(scope, sizeof scope, "%.8s/%.*s/%.*s/aws4_request", amz,
@@ -96,12 +111,10 @@ static int sigv4_sign(lua_State *L) {
       size_t n;
       const char *name;
       if (lua_type(L, -2) != LUA_TSTRING)
-        luaL_error(L, "tide.aws.sign: header names must be strings (got %s)",
-                   luaL_typename(L, -2));
+        usage(L, "header names must be strings (got %s)", luaL_typename(L, -2));
       name = lua_tolstring(L, -2, &n);
       if (lua_type(L, -1) != LUA_TSTRING && lua_type(L, -1) != LUA_TNUMBER)
-        luaL_error(L, "tide.aws.sign: header '%s' must be a string (got %s)", name,
-                   luaL_typename(L, -1));
+        usage(L, "header '%s' must be a string (got %s)", name, luaL_typename(L, -1));
       if (!presign &&
           (is_name(name, n, "authorization") || is_name(name, n, "x-amz-date") ||
            (token.p && is_name(name, n, "x-amz-security-token")) ||
@@ -199,8 +212,7 @@ static int sigv4_sign(lua_State *L) {
     memset(key, 0, sizeof key);
   }
   b->busy = 0;
-  if (r == -2)
-    return luaL_error(L, "tide.aws.sign: url must be an absolute http or https URL");
+  if (r == -2) usage(L, "url must be an absolute http or https URL");
   if (r) return luaL_error(L, "not enough memory");
 
   /* Phase 3: the results. */

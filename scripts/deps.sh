@@ -22,7 +22,8 @@ need_packages() {
 
 # What building tide needs, and what running its specs needs.
 BUILD_PACKAGES=(gcc g++ make cmake pkg-config lua5.4 liblua5.4-dev libuv1-dev libcurl4-openssl-dev rapidjson-dev libssl-dev)
-TEST_PACKAGES=(lua-cjson lua-busted lua-check luarocks nginx python3 procps curl openssl clang-format)
+TEST_PACKAGES=(lua-cjson lua-busted lua-check luarocks nginx python3 procps curl openssl clang-format
+  lua-expat python3-botocore)
 
 # Node tools the specs use (s3rver: an S3-compatible server), installed from
 # the npm registry into .cache/npm of the checkout.
@@ -35,4 +36,25 @@ need_node_tools() {
     mkdir -p "$dir"
     npm install --prefix "$dir" "s3rver@$S3RVER_VERSION" --no-audit --no-fund --loglevel=error >&2
   fi
+  need_sigv4_suite
+}
+
+# The AWS Signature Version 4 test suite, as the AWS SDK for JavaScript
+# published it (dist-cjs/suite.fixture.js of @aws-sdk/signature-v4), turned
+# into .cache/sigv4-suite/suite.json for spec/aws_sign_spec.lua.
+SIGV4_SUITE_VERSION=3.329.0
+need_sigv4_suite() {
+  local dir=.cache/sigv4-suite
+  [ -f "$dir/suite.json" ] && return 0
+  command -v npm >/dev/null 2>&1 || need_packages nodejs npm
+  echo "fetching @aws-sdk/signature-v4@$SIGV4_SUITE_VERSION's test suite into $dir" >&2
+  mkdir -p "$dir/pkg"
+  local tgz
+  tgz=$(cd "$dir" && npm pack "@aws-sdk/signature-v4@$SIGV4_SUITE_VERSION" --silent --loglevel=error) &&
+    tar xzf "$dir/$tgz" -C "$dir/pkg" package/dist-cjs/suite.fixture.js &&
+    node -e 'process.stdout.write(JSON.stringify(require(process.argv[1])))' \
+      "$PWD/$dir/pkg/package/dist-cjs/suite.fixture.js" >"$dir/suite.json.tmp" &&
+    mv "$dir/suite.json.tmp" "$dir/suite.json"
+  rm -rf "$dir/pkg" "$dir"/*.tgz
+  [ -f "$dir/suite.json" ]
 }
