@@ -529,7 +529,9 @@ function Provider:get()
   local task = self._inflight
   if not task then
     task = tide.spawn(refresh, self)
-    self._inflight = task
+    -- A task runs at once until it first waits: one that finished already
+    -- (nothing to fetch over the network) is no refresh in flight.
+    if task:state() == "pending" then self._inflight = task end
   end
   return task:next(identity)
 end
