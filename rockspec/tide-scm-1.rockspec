@@ -14,13 +14,15 @@ combinators, cancellation and structured concurrency, driven by a libuv
 event loop written in C.]],
   license = "MIT",
 }
--- Every module tide loads at run time besides its own: none (tide.json is
--- built into tide.core).
+-- Every module tide loads at run time besides its own (tide.json is built
+-- into tide.core): lua-expat, for the XML of AWS answers (tide.aws).
 dependencies = {
   "lua >= 5.4, < 5.5",
+  "luaexpat >= 1.4",
 }
--- libuv and libcurl are found by CMake through pkg-config (Debian keeps
--- curl's headers in a multiarch directory that LuaRocks does not search);
+-- libuv, libcurl and libcrypto (SigV4's hashes) are found by CMake through
+-- pkg-config (Debian keeps curl's headers in a multiarch directory that
+-- LuaRocks does not search);
 -- RapidJSON's headers (rapidjson-dev, needed at build time only) and a C++
 -- compiler (for csrc/json.cc) through CMake too.
 build = {
