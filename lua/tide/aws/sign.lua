@@ -90,6 +90,7 @@ function M.sign(request, credentials, opts)
   elseif type(date) ~= "number" then
     usage("option 'date' must be a Unix time (number)")
   end
+  if date ~= date or date < 0 or date > 253402300799 then usage("option 'date' out of range") end
   date = floor(date)
   local presign = opts.presign
   if presign ~= nil and (type(presign) ~= "number" or presign < 1 or presign > 604800) then
