@@ -23,7 +23,9 @@
 ---      source_profile, credential_source (Environment, EcsContainer,
 ---      Ec2InstanceMetadata) or web_identity_token_file -> STS AssumeRole /
 ---      AssumeRoleWithWebIdentity; aws_access_key_id + aws_secret_access_key
----      (+ aws_session_token); credential_process (its JSON, Version 1)
+---      (+ aws_session_token); credential_process (its JSON, Version 1;
+---      run with io.popen, so the loop waits for it, as the SDKs' own
+---      callers do)
 ---   4. web identity: AWS_WEB_IDENTITY_TOKEN_FILE + AWS_ROLE_ARN (+
 ---      AWS_ROLE_SESSION_NAME) -> STS AssumeRoleWithWebIdentity
 ---   5. the ECS container endpoint: AWS_CONTAINER_CREDENTIALS_RELATIVE_URI

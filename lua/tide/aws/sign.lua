@@ -54,15 +54,12 @@ local FNAME = "tide.aws.sign"
 local OPTIONS = { region = true, service = true, date = true, presign = true, unsigned_payload = true }
 
 local function usage(fmt, ...)
-  error(core.error("usage", FNAME .. ": " .. fmt:format(...)), 3)
+  error(core.error("usage", FNAME .. ": " .. fmt:format(...)), 4)
 end
 
---- Signs `request` with `credentials` (see the top of this file).
---- @param request table
---- @param credentials table
---- @param opts table
---- @return table|string
-function M.sign(request, credentials, opts)
+-- Checks the arguments of M.sign; calls core.sigv4_sign with them (and
+-- `debug`: it then returns the canonical request too).
+local function sign(request, credentials, opts, debug)
   if type(request) ~= "table" then
     error(("bad argument #1 to 'sign' (table expected, got %s)"):format(type(request)), 2)
   end
@@ -70,7 +67,7 @@ function M.sign(request, credentials, opts)
     error(("bad argument #2 to 'sign' (table expected, got %s)"):format(type(credentials)), 2)
   end
   if opts == nil then usage("options region= and service= are required") end
-  check.options(opts, OPTIONS, FNAME, 3)
+  check.options(opts, OPTIONS, FNAME, 3, 3)
   local region, service = opts.region, opts.service
   if type(region) ~= "string" or region == "" then usage("option 'region' must be a non-empty string") end
   if type(service) ~= "string" or service == "" then usage("option 'service' must be a non-empty string") end
@@ -126,11 +123,17 @@ function M.sign(request, credentials, opts)
       content_sha = s3 and not presign
     end
   end
-  if presign then
-    return (csign(method, url, headers, payload, date, region, service, akid, secret, token, false,
-      floor(presign)))
-  end
-  return (csign(method, url, headers, payload, date, region, service, akid, secret, token, content_sha))
+  return csign(method, url, headers, payload, date, region, service, akid, secret, token,
+    not presign and content_sha, presign and floor(presign) or nil, debug)
+end
+
+--- Signs `request` with `credentials` (see the top of this file).
+--- @param request table
+--- @param credentials table
+--- @param opts table
+--- @return table|string
+function M.sign(request, credentials, opts)
+  return (sign(request, credentials, opts, false))
 end
 
 --- The canonical request that M.sign signs, for debugging a signature a
@@ -140,18 +143,7 @@ end
 --- @param opts table
 --- @return string
 function M.canonical_request(request, credentials, opts)
-  local real = csign
-  local canonical
-  csign = function(...)
-    local args = table.pack(...)
-    args[13] = true
-    local res, c = real(table.unpack(args, 1, 13))
-    canonical = c
-    return res
-  end
-  local ok, err = pcall(M.sign, request, credentials, opts)
-  csign = real
-  if not ok then error(err, 2) end
+  local _, canonical = sign(request, credentials, opts, true)
   return canonical
 end
 
