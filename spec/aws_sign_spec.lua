@@ -170,7 +170,10 @@ describe("tide.aws.sign", function()
       for _ = 1, n do sign.sign(r, creds, o) end
       local us = (os.clock() - t) / n * 1e6
       print(("\n      aws.sign: %.2f us per call"):format(us))
-      assert.is_true(us < 20 * helper.SLOW, ("%.2f us per call"):format(us))
+      -- The target is well under 10 us; valgrind's slowdown is beyond any bound.
+      if not (os.getenv("LD_PRELOAD") or ""):find("vgpreload", 1, true) then
+        assert.is_true(us < 20 * helper.SLOW, ("%.2f us per call"):format(us))
+      end
     end)
   end)
 
