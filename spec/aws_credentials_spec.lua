@@ -65,7 +65,8 @@ end
 local function hits(r, key) return tonumber(get(r.url .. "/hits?key=" .. key)) end
 
 -- A fresh HOME with .aws/config and .aws/credentials holding `cfg` and
--- `creds`, and an env table pointing at it (IMDS off unless asked).
+-- `creds`, and an env table pointing at it (IMDS off unless asked; the
+-- directory is its HOME).
 local function home(cfg, creds, env)
   local dir = helper.tmpdir()
   os.execute("mkdir -p " .. dir .. "/.aws")
@@ -73,7 +74,7 @@ local function home(cfg, creds, env)
   if creds then spit(dir .. "/.aws/credentials", creds) end
   local e = { HOME = dir, AWS_EC2_METADATA_DISABLED = "true" }
   for k, v in pairs(env or {}) do e[k] = v end
-  return e, dir
+  return e
 end
 
 local function resolve(env, opts)
@@ -309,7 +310,7 @@ describe("tide.aws.credentials", function()
   end)
 
   it("says what it tried when nothing gives credentials", function()
-    local err = failure_of(resolve((home())))
+    local err = failure_of(resolve(home()))
     assert.is_true(tide.is_error(err, "aws"))
     assert.equal("CredentialsNotFound", err.code)
     for _, what in ipairs { "credentials option", "AWS_ACCESS_KEY_ID", "shared files", "AWS_WEB_IDENTITY_TOKEN_FILE",
@@ -358,8 +359,72 @@ describe("tide.aws.credentials", function()
     assert.equal(2, calls)
   end)
 
+  describe("against moto's STS, which checks signatures", function()
+    local moto
+    if not os.execute("command -v moto_server >/dev/null 2>&1") then
+      pending("moto_server is not on this machine: the STS signature check against a real verifier is skipped")
+      return
+    end
+    setup(function()
+      local port = servers.closed_port()
+      local dir = helper.tmpdir()
+      -- The first three calls (the IAM set-up below) go unchecked; every
+      -- later one must be signed by a key moto knows, with a policy that
+      -- allows it.
+      os.execute(("(INITIAL_NO_AUTH_ACTION_COUNT=3 %smoto_server -H 127.0.0.1 -p %d >%s/log 2>&1 & echo $! >%s/pid)")
+        :format(CLEAN_ENV, port, dir, dir))
+      moto = { url = "http://127.0.0.1:" .. port, dir = dir }
+      for _ = 1, 300 do
+        moto.pid = moto.pid or tonumber(slurp(dir .. "/pid") or "")
+        if os.execute(("bash -c 'exec 3<>/dev/tcp/127.0.0.1/%d' 2>/dev/null"):format(port)) then break end
+        os.execute("sleep 0.1")
+      end
+      local function iam(body)
+        return helper.run_slow(function()
+          local res = tide.http.post(moto.url .. "/", { body = body .. "&Version=2010-05-08",
+            headers = { ["content-type"] = "application/x-www-form-urlencoded",
+              authorization = "AWS4-HMAC-SHA256 Credential=AKIDSETUP/20260101/us-east-1/iam/aws4_request, "
+                .. "SignedHeaders=host, Signature=0" } }):await()
+          assert(res.status == 200, body .. ": " .. res.body)
+          return res.body
+        end)
+      end
+      iam("Action=CreateUser&UserName=tide")
+      iam("Action=PutUserPolicy&UserName=tide&PolicyName=all&PolicyDocument="
+        .. "%7B%22Version%22%3A%222012-10-17%22%2C%22Statement%22%3A%5B%7B%22Effect%22%3A%22Allow%22%2C"
+        .. "%22Action%22%3A%22%2A%22%2C%22Resource%22%3A%22%2A%22%7D%5D%7D")
+      local key = iam("Action=CreateAccessKey&UserName=tide")
+      moto.key = key:match("<AccessKeyId>([^<]+)</AccessKeyId>")
+      moto.secret = key:match("<SecretAccessKey>([^<]+)</SecretAccessKey>")
+      tide.http.close() -- no pooled connection left for the leak checks
+    end)
+    teardown(function()
+      if moto and moto.pid then os.execute(("kill %d 2>/dev/null"):format(moto.pid)) end
+      if moto then os.execute("rm -rf " .. moto.dir) end
+    end)
+
+    local function env_for(secret)
+      return home("[default]\nrole_arn = arn:aws:iam::123456789012:role/tide\nsource_profile = base\n",
+        ("[base]\naws_access_key_id = %s\naws_secret_access_key = %s\n"):format(moto.key, secret),
+        { AWS_ENDPOINT_URL_STS = moto.url })
+    end
+
+    it("gives credentials for a correctly signed AssumeRole", function()
+      local c = creds_of(resolve(env_for(moto.secret)))
+      assert.matches("^ASIA", c.access_key_id)
+      assert.is_string(c.session_token)
+    end)
+
+    it("says SignatureDoesNotMatch for a wrong secret", function()
+      local err = failure_of(resolve(env_for("wrong-secret")))
+      assert.is_true(tide.is_error(err, "aws"))
+      assert.equal("SignatureDoesNotMatch", err.code)
+      assert.equal(403, err.status)
+    end)
+  end)
+
   it("reads the real environment through os.getenv (a child process)", function()
-    local _, dir = home("[default]\nregion = child-region\n")
+    local dir = home("[default]\nregion = child-region\n").HOME
     local vars = { "HOME=" .. dir, "PATH=" .. (os.getenv("PATH") or "/usr/bin:/bin"),
       "AWS_ACCESS_KEY_ID=CHILD", "AWS_SECRET_ACCESS_KEY=S", "AWS_SESSION_TOKEN=CT",
       "AWS_EC2_METADATA_DISABLED=true",
