@@ -74,6 +74,13 @@ void sigv4_free(sigv4_ctx *s) {
 
 tide_buf *sigv4_out(sigv4_ctx *s) { return &s->out; }
 
+void sigv4_trim(sigv4_ctx *s) {
+  tide_buf *all[] = {&s->canon, &s->signed_hdr, &s->pairs_text, &s->pairs,
+                     &s->order, &s->scratch,    &s->out};
+  for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+    if (all[i]->cap > SIGV4_KEEP_BYTES) tide_buf_free(all[i], s->alloc, s->ud);
+}
+
 /* ---- hashing ---- */
 
 static void sha256(sigv4_ctx *s, const void *a, size_t an, const void *b, size_t bn,

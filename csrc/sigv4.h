@@ -72,4 +72,9 @@ int sigv4_encode(sigv4_ctx *s, tide_buf *b, sigv4_str p, int keep_slash);
 /* A scratch buffer of the context for callers (the binding's output). */
 tide_buf *sigv4_out(sigv4_ctx *s);
 
+/* Buffers larger than this are given back after a call (sigv4_trim): one
+ * huge URL does not keep its memory for the life of the state. */
+#define SIGV4_KEEP_BYTES (64 * 1024)
+void sigv4_trim(sigv4_ctx *s);
+
 #endif

@@ -80,7 +80,7 @@ static int sigv4_sign(lua_State *L) {
   sigv4_str region = arg_str(L, 6), service = arg_str(L, 7), akid = arg_str(L, 8);
   sigv4_str secret = arg_str(L, 9), token = {NULL, 0};
   int content_sha = lua_toboolean(L, 11), presign = !lua_isnoneornil(L, 12);
-  int debug = lua_toboolean(L, 13), out_idx, r;
+  int debug = lua_toboolean(L, 13), out_idx, part_idx, canon_idx, r;
   char amz[17], scope[200], sig[65];
   size_t scope_n, nh = 0;
   sigv4_input in;
@@ -211,20 +211,33 @@ static int sigv4_sign(lua_State *L) {
     if (!r) sigv4_signature(b->s, key, amz_s, scope_s, sig);
     memset(key, 0, sizeof key);
   }
+  if (!r) {
+    /* What phase 3 needs, copied out of the box's buffers before they are
+     * trimmed (lua_pushlstring copies before it may run the collector). */
+    sigv4_str part = presign ? (sigv4_str){sigv4_out(b->s)->data, sigv4_out(b->s)->len}
+                             : sigv4_signed_headers(b->s);
+    lua_pushlstring(L, part.p, part.n);
+    if (debug) {
+      sigv4_str c = sigv4_canonical_request(b->s);
+      lua_pushlstring(L, c.p, c.n);
+    } else {
+      lua_pushnil(L);
+    }
+  }
+  sigv4_trim(b->s);
+  if (b->headers.cap > SIGV4_KEEP_BYTES) tide_buf_free(&b->headers, b->alloc, b->ud);
   b->busy = 0;
   if (r == -2) usage(L, "url must be an absolute http or https URL");
   if (r) return luaL_error(L, "not enough memory");
+  part_idx = lua_gettop(L) - 1; /* the query to add, or the signed headers */
+  canon_idx = lua_gettop(L);    /* the canonical request (debug), or nil */
 
   /* Phase 3: the results. */
   if (presign) {
-    tide_buf *q = sigv4_out(b->s);
     const char *hash = memchr(url.p, '#', url.n);
     size_t base = hash ? (size_t)(hash - url.p) : url.n;
     const char *qm = memchr(url.p, '?', base);
     luaL_Buffer lb;
-    int q_idx;
-    lua_pushlstring(L, q->data, q->len); /* copied before any other allocation */
-    q_idx = lua_gettop(L);
     luaL_buffinit(L, &lb);
     luaL_addlstring(&lb, url.p, base);
     if (!qm) {
@@ -232,24 +245,20 @@ static int sigv4_sign(lua_State *L) {
     } else if (url.p[base - 1] != '?' && url.p[base - 1] != '&') {
       luaL_addchar(&lb, '&');
     }
-    lua_pushvalue(L, q_idx);
+    lua_pushvalue(L, part_idx);
     luaL_addvalue(&lb);
     luaL_addstring(&lb, "&X-Amz-Signature=");
     luaL_addlstring(&lb, sig, 64);
     luaL_pushresult(&lb);
   } else {
-    sigv4_str sh = sigv4_signed_headers(b->s);
     luaL_Buffer lb;
-    int sh_idx;
-    lua_pushlstring(L, sh.p, sh.n); /* copied before any other allocation */
-    sh_idx = lua_gettop(L);
     luaL_buffinit(L, &lb);
     luaL_addstring(&lb, "AWS4-HMAC-SHA256 Credential=");
     luaL_addlstring(&lb, akid.p, akid.n);
     luaL_addchar(&lb, '/');
     luaL_addlstring(&lb, scope, scope_n);
     luaL_addstring(&lb, ", SignedHeaders=");
-    lua_pushvalue(L, sh_idx);
+    lua_pushvalue(L, part_idx);
     luaL_addvalue(&lb);
     luaL_addstring(&lb, ", Signature=");
     luaL_addlstring(&lb, sig, 64);
@@ -258,8 +267,7 @@ static int sigv4_sign(lua_State *L) {
     lua_pushvalue(L, out_idx);
   }
   if (debug) {
-    sigv4_str c = sigv4_canonical_request(b->s);
-    lua_pushlstring(L, c.p, c.n);
+    lua_pushvalue(L, canon_idx);
     return 2;
   }
   return 1;

@@ -157,6 +157,18 @@ describe("tide.aws.sign", function()
         sign.sign({ url = "https://x/", headers = { ["X-N"] = true } }, CREDS, o) end))
     end)
 
+    it("signs huge requests, and gives their buffers back", function()
+      local o = { region = "us-east-1", service = "sqs", date = SUITE_DATE }
+      local small = sign.sign(req, CREDS, o).authorization
+      local big = { url = "https://h.example/" .. ("p/"):rep(50000) .. "?" .. ("k=v&"):rep(50000),
+        headers = { ["x-big"] = ("v "):rep(100000) } }
+      for _ = 1, 3 do
+        assert.matches("Signature=%x+$", sign.sign(big, CREDS, o).authorization)
+        assert.matches("X%-Amz%-Signature=%x+$", sign.sign(big, CREDS, { region = "r", service = "s", presign = 60 }))
+        assert.equal(small, sign.sign(req, CREDS, o).authorization)
+      end
+    end)
+
     it("costs a few microseconds a call", function()
       local r = { method = "POST", url = "https://dynamodb.us-east-1.amazonaws.com/",
         headers = { ["content-type"] = "application/x-amz-json-1.0", ["x-amz-target"] = "DynamoDB_20120810.GetItem" },
