@@ -1,4 +1,4 @@
---- fuzz/ops/aws.lua: tide.aws.sign (SigV4 in C) on junk: URLs, header tables, bodies, dates,
+--- fuzz/ops/aws_sign.lua: tide.aws.sign (SigV4 in C) on junk: URLs, header tables, bodies, dates,
 -- presign times and credentials made of arbitrary bytes. No I/O.
 
 return function(fz)
