@@ -462,7 +462,7 @@ describe("tide.fs.lines", function()
           peak = math.max(peak, collectgarbage("count") - base)
         end
       end
-    end, 60)
+    end, 60 * helper.SLOW)
     assert.equal(count, n)
     assert.is_true(peak < 8 * 1024, ("the Lua heap grew by %.0f KiB"):format(peak))
     fs.remove(path):await()
