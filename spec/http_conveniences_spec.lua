@@ -6,6 +6,7 @@ local tide = require "tide"
 local servers = require "spec.support.servers"
 
 local http = tide.http
+local http_escape = require("tide.core").http_escape
 local MiB = 1024 * 1024
 local SLOW = helper.SLOW
 local run = helper.run_slow
@@ -91,6 +92,65 @@ describe("tide.http conveniences", function()
         if helper.RSS_MEANINGFUL then
           assert.is_true(rss_mib() - before < 12, ("RSS grew by %.1f MiB"):format(rss_mib() - before))
         end
+      end)
+    end)
+  end)
+
+  describe("client retry and Retry-After", function()
+    local function delays(c, path)
+      local seen = {}
+      c.retry.on_retry = function(_, _, delay) seen[#seen + 1] = delay end
+      local t0 = tide.now()
+      local res = c:get(path):await()
+      return res, seen, tide.now() - t0
+    end
+
+    it("waits the seconds a 503's Retry-After asks for", function()
+      run(function()
+        local k = key("ra-secs")
+        local c = new_client { base_url = flt.url, retry = { attempts = 3, base = 0.01, max = 5, jitter = 0 } }
+        local res, seen, took = delays(c, "/flaky?fail=1&status=503&retry_after=1&key=" .. k)
+        assert.equal(200, res.status)
+        assert.same({ 1 }, seen)
+        assert.is_true(took >= 0.95, "took " .. took)
+        assert.equal(2, hits(k))
+      end)
+    end)
+
+    it("reads an HTTP date on a 429", function()
+      run(function()
+        local k = key("ra-date")
+        local c = new_client { base_url = flt.url, retry = { attempts = 2, base = 0.01, max = 10, jitter = 0 } }
+        local res, seen = delays(c, "/flaky?fail=1&status=429&retry_after_date=3&key=" .. k)
+        assert.equal(200, res.status)
+        -- The date has whole seconds, and a clock second may pass.
+        assert.is_true(seen[1] >= 1 and seen[1] <= 3, "delay " .. tostring(seen[1]))
+      end, 15)
+    end)
+
+    it("is capped by the retry's max", function()
+      run(function()
+        local k = key("ra-cap")
+        local c = new_client { base_url = flt.url, retry = { attempts = 3, base = 0.01, max = 0.2, jitter = 0 } }
+        local res, seen, took = delays(c, "/flaky?fail=2&status=503&retry_after=3600&key=" .. k)
+        assert.equal(200, res.status)
+        assert.same({ 0.2, 0.2 }, seen)
+        assert.is_true(took < 2 * SLOW, "took " .. took)
+      end)
+    end)
+
+    it("a date in the past retries at once; other statuses and malformed values keep the backoff", function()
+      run(function()
+        local c = new_client { base_url = flt.url, retry = { attempts = 2, base = 0.05, max = 1, jitter = 0 } }
+        local _, seen = delays(c, "/flaky?fail=1&status=503&retry_after_date=-100&key=" .. key("ra-past"))
+        assert.same({ 0 }, seen)
+        _, seen = delays(c, "/flaky?fail=1&status=502&retry_after=1&key=" .. key("ra-502"))
+        assert.same({ 0.05 }, seen)
+        _, seen = delays(c, "/flaky?fail=1&status=503&retry_after=soon&key=" .. key("ra-bad"))
+        assert.same({ 0.05 }, seen)
+        _, seen = delays(c, "/flaky?fail=1&status=503&retry_after=" .. http_escape("Sun Nov  6 08:49:37 1994")
+          .. "&key=" .. key("ra-asctime"))
+        assert.same({ 0 }, seen)
       end)
     end)
   end)

@@ -44,7 +44,9 @@ end
 --- Calls `fn(attempt)` in a task until it succeeds, at most `attempts`
 --- times, sleeping with backoff between attempts. `should_retry(err,
 --- attempt)` may veto a retry, `on_retry(err, attempt, delay)` is told of
---- each. The promise fulfils with fn's result or rejects with the last
+--- each. An error with a number `retry_after` (seconds, as an HTTP
+--- server's Retry-After asks) sets the delay after it instead of the
+--- backoff, capped by `max`. The promise fulfils with fn's result or rejects with the last
 --- error, unchanged. `signal=` stops the attempts and the sleeps.
 --- @param fn fun(attempt: integer): any
 --- @param opts table|nil
@@ -63,6 +65,10 @@ local function retry(fn, opts)
         error(res, 0)
       end
       local delay = backoff(o, attempt)
+      local after = type(res) == "table" and rawget(res, "retry_after")
+      if type(after) == "number" and after == after then
+        delay = after < 0 and 0 or min(o.max, after)
+      end
       if o.on_retry then o.on_retry(res, attempt, delay) end
       core.sleep(delay):await()
     end

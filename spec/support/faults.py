@@ -34,7 +34,9 @@ Endpoints (query strings as usual):
   /redirect-other-host?to=/path   302 to the same port on 127.0.0.2
   /redirect?to=      302 to `to` (any string)
   /count             connections accepted so far (this one included)
-  /flaky?key=&fail=n&status=503   `status` for the first n hits of key, then 200
+  /flaky?key=&fail=n&status=503   `status` for the first n hits of key, then 200;
+                     retry_after=v adds "Retry-After: v" to the failures,
+                     retry_after_date=s an HTTP date s seconds from now
   /hits?key=         how many requests named key so far
   /state?key=        JSON {state = "open"|"closed"|"unknown", sent = bytes}
                      of the latest connection that served a request with key
@@ -49,6 +51,7 @@ import sys
 import threading
 import time
 import zlib
+from email.utils import formatdate
 from http import HTTPStatus
 from urllib.parse import parse_qs, urlsplit
 
@@ -340,7 +343,13 @@ def handle(c, method, target, header_list, headers, body_info):
         with lock:
             seen = hits.get(key, 0)
         if seen <= fail:
-            respond(c, status, "flaky %d\n" % seen, close=close)
+            extra = []
+            if arg("retry_after") is not None:
+                extra.append(("Retry-After", arg("retry_after")))
+            if arg("retry_after_date") is not None:
+                when = time.time() + float(arg("retry_after_date"))
+                extra.append(("Retry-After", formatdate(when, usegmt=True)))
+            respond(c, status, "flaky %d\n" % seen, headers=extra, close=close)
         else:
             respond(c, 200, "ok after %d\n" % (seen - 1), close=close)
     elif path == "/hits":
