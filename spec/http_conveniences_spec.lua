@@ -154,4 +154,82 @@ describe("tide.http conveniences", function()
       end)
     end)
   end)
+
+  describe("client hooks", function()
+    it("on_request may await and change headers; on_response sees the response and the request", function()
+      run(function()
+        local seen = {}
+        local c = new_client { base_url = flt.url, headers = { ["X-Default"] = "d", ["X-Drop"] = "gone" },
+          on_request = function(req)
+            tide.sleep(0.01):await() -- fetching a token, say
+            seen[#seen + 1] = req.method .. " " .. req.url
+            req.headers.Authorization = "Bearer t0k3n"
+            req.headers["X-Drop"] = nil
+          end,
+          on_response = function(res, req)
+            tide.sleep(0):await()
+            seen[#seen + 1] = res.status .. " " .. req.headers.Authorization
+          end }
+        local body = c:post("/echo", { body = "hi", headers = { ["X-Req"] = "r" } }):await():json()
+        assert.equal("Bearer t0k3n", body.headers.authorization)
+        assert.equal("d", body.headers["x-default"])
+        assert.equal("r", body.headers["x-req"])
+        assert.is_nil(body.headers["x-drop"])
+        assert.is_nil(body.headers["content-type"]) -- still removed for a plain body
+        assert.same({ "POST " .. flt.url .. "/echo", "200 Bearer t0k3n" }, seen)
+      end)
+    end)
+
+    it("run once per attempt when the client retries", function()
+      run(function()
+        local n, statuses = 0, {}
+        local c = new_client { base_url = flt.url, retry = { attempts = 3, base = 0.01, jitter = 0 },
+          on_request = function(req) n = n + 1; req.headers["X-Attempt"] = n end,
+          on_response = function(res) statuses[#statuses + 1] = res.status end }
+        assert.equal(200, c:get("/flaky?fail=2&key=" .. key("hook-retry")):await().status)
+        assert.equal(3, n)
+        assert.same({ 503, 503, 200 }, statuses)
+      end)
+    end)
+
+    it("an error in a hook rejects the request with that error, unchanged", function()
+      run(function()
+        local mine = { "my error" }
+        local k = key("hook-err")
+        local c = new_client { base_url = flt.url, on_request = function() error(mine) end }
+        assert.equal(mine, rejection(c:get("/echo?key=" .. k)))
+        assert.equal(0, hits(k))
+        local e = tide.error("http", "refused by hook")
+        local c2 = new_client { base_url = flt.url, on_response = function() tide.sleep(0):await(); error(e) end }
+        assert.equal(e, rejection(c2:get("/echo")))
+      end)
+    end)
+
+    it("a header a hook sets is checked as any header", function()
+      run(function()
+        local c = new_client { base_url = flt.url, on_request = function(req) req.headers["X-Bad"] = "a\r\nB: c" end }
+        local err = rejection(c:get("/echo"))
+        assert.is_true(tide.is_error(err, "usage"), tostring(err))
+        assert.matches("header injection", err.message, 1, true)
+      end)
+    end)
+
+    it("cancelling the request stops the hook or the transfer", function()
+      run(function()
+        local k = key("hook-cancel")
+        local c = new_client { base_url = flt.url, on_request = function() end }
+        local p = c:get("/never?key=" .. k)
+        tide.sleep(0.1):await()
+        p:cancel()
+        assert.is_true(tide.is_error(rejection(p), "cancelled"))
+        assert.is_true(helper.wait_for(function()
+          return http.get(flt.url .. "/state?key=" .. k):await():json().state == "closed"
+        end))
+      end)
+    end)
+
+    it("hooks must be functions", function()
+      assert.matches("on_request", helper.misuse(function() http.client { on_request = 1 } end))
+    end)
+  end)
 end)

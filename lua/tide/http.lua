@@ -456,21 +456,73 @@ local function retry_after(v)
   return delay > 0 and delay or 0
 end
 
+-- The request a client's hooks see: method, url and its headers by name
+-- ("" for a header the request removes, as Content-Type on a plain body).
+local function hook_request(spec)
+  local headers = {}
+  local lines = spec.headers
+  if lines then
+    for i = 1, #lines do
+      local name, value = lines[i]:match("^([^:]+):%s?(.*)$")
+      headers[name] = value
+    end
+  end
+  return { method = spec.method, url = spec.url, headers = headers }
+end
+
+-- The spec with the headers a hook left in req (checked as any headers).
+local function hooked_spec(spec, req)
+  if type(req.headers) ~= "table" then
+    usage("on_request: req.headers must be a table (got %s)", type(req.headers))
+  end
+  local s = {}
+  for k, v in pairs(spec) do s[k] = v end
+  local lines, n = {}, 0
+  for name, value in pairs(req.headers) do
+    n = n + 1
+    lines[n] = value == "" and check_header(name, "x"):gsub(": x$", ":") or check_header(name, value)
+  end
+  sort(lines)
+  s.headers = n > 0 and lines or nil
+  return s
+end
+
+-- One attempt of a client with hooks: a task that runs on_request (which
+-- may await and change the headers), the request, then on_response. An
+-- error in a hook rejects the attempt with that error, unchanged.
+local function hooked(client, spec, start)
+  local req = hook_request(spec)
+  local s = spec
+  if client.on_request then
+    client.on_request(req)
+    s = hooked_spec(spec, req)
+  end
+  local res = start(s):await()
+  if client.on_response then client.on_response(res, req) end
+  return res
+end
+
 -- `fname` and `argn` name the function and the argument that opts is.
 local function send(client, opts, url, method, fname, argn)
   local sig, rejected = signal.options(opts, fname, argn, options)
   local spec, upload = build_spec(client, opts, url or opts.url, method)
   if rejected then return rejected end
-  local function attempt()
-    local req = core.http_request(client._c, spec)
+  local function start(s)
+    local req = core.http_request(client._c, s)
     if upload then
       local feeder = feed(req, upload)
       feeder:catch(function(e) core.cancel(req, e) end)
       -- The request's Lua values (its spec): C cancels the feeder when the
       -- request ends while the feeder is busy in the body function.
-      spec.feeder = feeder
+      s.feeder = feeder
     end
     return req
+  end
+  local attempt
+  if client.on_request or client.on_response then
+    attempt = function() return core.spawn(hooked, client, spec, start) end
+  else
+    attempt = function() return start(spec) end
   end
   local policy = opts.retry or client.retry
   if not policy or upload then
@@ -510,12 +562,17 @@ Client.__index = Client
 Client.__name = "tide.http.client"
 
 local client_options = { base_url = "string", headers = "table", timeout = "number",
-                         max_connections = "number", max_per_host = "number", retry = "table" }
+                         max_connections = "number", max_per_host = "number", retry = "table",
+                         on_request = "function", on_response = "function" }
 
 --- A client: shares connections, DNS answers and TLS sessions between its
 --- requests. `base_url` is joined to relative paths with one "/";
---- `headers` and `timeout` are defaults for every request; `retry` (options
---- of tide.retry) retries network failures, timeouts and 429/502/503/504,
+--- `headers` and `timeout` are defaults for every request.
+--- `on_request(req)` runs before each attempt with `req = {method=, url=,
+--- headers=}` (headers by name; changes to them are sent) and
+--- `on_response(res, req)` after it; both run in a task and may await, and
+--- an error in either rejects the request with that error, unchanged.
+--- `retry` (options of tide.retry) retries network failures, timeouts and 429/502/503/504,
 --- after the delay a 429's or 503's Retry-After asks for (capped by `max`).
 --- @param opts table|nil
 --- @return tide.http.client
@@ -533,6 +590,7 @@ local function new_client(opts)
   return setmetatable({
     _c = core.http_client { max_connections = opts.max_connections, max_per_host = opts.max_per_host },
     base_url = opts.base_url, headers = opts.headers, timeout = opts.timeout, retry = opts.retry,
+    on_request = opts.on_request, on_response = opts.on_response,
   }, Client)
 end
 
