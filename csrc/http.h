@@ -104,6 +104,7 @@ struct http_req {
   void (*notify)(http_req *q);
   CURL *easy;
   struct curl_slist *headers, *proxy_headers;
+  curl_mime *mime; /* a multipart/form-data body (freed after the handle) */
   char errbuf[CURL_ERROR_SIZE];
   http_req_state state;
   unsigned pending;   /* HTTP_EV_* bits waiting for the driver (queued) */

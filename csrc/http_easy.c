@@ -276,6 +276,8 @@ void http_easy_release(http_req *q) {
     }
     q->easy = NULL;
   }
+  curl_mime_free(q->mime);
+  q->mime = NULL;
   curl_slist_free_all(q->headers);
   curl_slist_free_all(q->proxy_headers);
   q->headers = q->proxy_headers = NULL;

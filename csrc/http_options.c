@@ -54,7 +54,8 @@
   X(max_body_size,   LUA_TNUMBER,   "number",   1, 0) \
   X(buffer_size,     LUA_TNUMBER,   "number",   1, 0) \
   X(decompress,      LUA_TBOOLEAN,  "boolean",  1, 0) \
-  X(retry,           LUA_TNONE,     "table",    0, 0)
+  X(retry,           LUA_TNONE,     "table",    0, 0) \
+  X(multipart,       LUA_TTABLE,    "table",    0, 0)
 /* clang-format on */
 
 #define OPTIONS_AS_ENUM(name, spec, pub, passed, text) OPT_##name,
@@ -157,6 +158,54 @@ static void options_headers(lua_State *L, http_req *q) {
   SETOPT(q->easy, CURLOPT_HEADEROPT, CURLHEADER_SEPARATE);
 }
 
+/* The string field k of the table at -1 (NULL if absent), checked as text. */
+static const char *options_field(lua_State *L, const char *k, const char *what) {
+  const char *s = NULL;
+  if (lua_getfield(L, -1, k) == LUA_TSTRING)
+    s = options_text(L, -1, what);
+  else if (!lua_isnil(L, -1))
+    luaL_error(L, "bad option '%s' (string expected)", what);
+  lua_pop(L, 1); /* the spec (anchored with the request) keeps the string */
+  return s;
+}
+
+/* The spec's multipart parts (list at -1: {name=, value=} or {name=,
+ * file=, filename=, content_type=}) as a curl mime body. Values are
+ * copied; files are read by libcurl as it sends them. */
+static void options_multipart(lua_State *L, http_req *q) {
+  lua_Integer len = (lua_Integer)lua_rawlen(L, -1);
+  if (!q->mime && !(q->mime = curl_mime_init(q->easy)))
+    luaL_error(L, "not enough memory");
+  for (lua_Integer i = 1; i <= len; i++) {
+    curl_mimepart *part;
+    const char *name, *file, *filename, *type;
+    CURLcode rc;
+    if (lua_rawgeti(L, -1, i) != LUA_TTABLE)
+      luaL_error(L, "bad option 'multipart' (list of tables expected)");
+    name = options_field(L, "name", "multipart.name");
+    file = options_field(L, "file", "multipart.file");
+    filename = options_field(L, "filename", "multipart.filename");
+    type = options_field(L, "content_type", "multipart.content_type");
+    if (!(part = curl_mime_addpart(q->mime))) luaL_error(L, "not enough memory");
+    rc = curl_mime_name(part, name);
+    if (rc == CURLE_OK && file) {
+      rc = curl_mime_filedata(part, file);
+    } else if (rc == CURLE_OK) {
+      size_t vlen = 0;
+      const char *v = NULL;
+      if (lua_getfield(L, -1, "value") == LUA_TSTRING) v = lua_tolstring(L, -1, &vlen);
+      rc = curl_mime_data(part, v ? v : "", vlen);
+      lua_pop(L, 1);
+    }
+    if (rc == CURLE_OK && filename) rc = curl_mime_filename(part, filename);
+    if (rc == CURLE_OK && type) rc = curl_mime_type(part, type);
+    if (rc != CURLE_OK)
+      luaL_error(L, "libcurl refused a multipart part: %s", curl_easy_strerror(rc));
+    lua_pop(L, 1);
+  }
+  SETOPT(q->easy, CURLOPT_MIMEPOST, q->mime);
+}
+
 /* Applies one option of the spec (key at -2, value at -1). */
 static void options_apply(lua_State *L, http_req *q, int opt) {
   CURL *e = q->easy;
@@ -250,6 +299,9 @@ static void options_apply(lua_State *L, http_req *q, int opt) {
   case OPT_buffer_size:
     /* curl's own bounds for its receive buffer. */
     q->buffer_size = http_clamp_long(n, 1024, CURL_MAX_READ_SIZE);
+    break;
+  case OPT_multipart:
+    options_multipart(L, q);
     break;
   case OPT_on_progress:
     if (http_easy_setup_progress(q) != CURLE_OK)

@@ -232,4 +232,96 @@ describe("tide.http conveniences", function()
       assert.matches("on_request", helper.misuse(function() http.client { on_request = 1 } end))
     end)
   end)
+
+  describe("multipart", function()
+    local dir
+    local function spit(path, data)
+      local f = assert(io.open(path, "wb"))
+      f:write(data)
+      f:close()
+    end
+    local function adler32(str)
+      local a, b = 1, 0
+      for i = 1, #str do
+        a = (a + str:byte(i)) % 65521
+        b = (b + a) % 65521
+      end
+      return (b << 16) | a
+    end
+    before_each(function() dir = helper.tmpdir() end)
+    after_each(function() os.execute("rm -rf " .. dir) end)
+
+    it("sends values and files (read by libcurl) that arrive exactly, with progress", function()
+      run(function()
+        local big = servers.pattern(3 * MiB + 7)
+        spit(dir .. "/big.bin", big)
+        spit(dir .. "/notes.txt", "line one\r\nline two\n")
+        local ul_total = 0
+        local res = http.post(flt.url .. "/multipart", {
+          multipart = {
+            { name = "title", value = "héllo wörld" },
+            { name = "n", value = 42 },
+            { name = "notes", file = dir .. "/notes.txt" },
+            { name = "blob", file = dir .. "/big.bin", filename = "data.bin", content_type = "application/x-test" },
+            { name = "empty", value = "" },
+          },
+          on_progress = function(_, _, _, total) if total > ul_total then ul_total = total end end,
+        }):await()
+        assert.equal(200, res.status)
+        local got = res:json()
+        assert.matches("^multipart/form%-data; boundary=", got.content_type)
+        local parts = got.parts
+        assert.equal(5, #parts)
+        assert.same({ "title", "n", "notes", "blob", "empty" },
+          { parts[1].name, parts[2].name, parts[3].name, parts[4].name, parts[5].name })
+        -- The server sends the bytes as latin-1 text (JSON encodes it as UTF-8).
+        local function bytes(t)
+          local out = {}
+          for _, cp in utf8.codes(t) do out[#out + 1] = string.char(cp) end
+          return table.concat(out)
+        end
+        assert.equal("héllo wörld", bytes(parts[1].data))
+        assert.equal(tide.json.null, parts[1].filename)
+        assert.equal("42", parts[2].data)
+        assert.equal("notes.txt", parts[3].filename)
+        assert.equal("line one\r\nline two\n", parts[3].data)
+        assert.equal("data.bin", parts[4].filename)
+        assert.equal("application/x-test", parts[4].content_type)
+        assert.equal(#big, parts[4].len)
+        assert.equal(adler32(big), parts[4].adler32)
+        assert.equal("", parts[5].data)
+        assert.is_true(ul_total > #big, "progress saw " .. ul_total .. " bytes to send")
+      end)
+    end)
+
+    it("a file that cannot be read rejects with an fs error; nothing is sent", function()
+      run(function()
+        local err = rejection(http.post(flt.url .. "/multipart", {
+          multipart = { { name = "f", file = dir .. "/missing" } } }))
+        assert.is_true(tide.is_error(err, "fs"), tostring(err))
+        assert.equal(dir .. "/missing", err.path)
+      end)
+    end)
+
+    it("misuse is a usage error", function()
+      local u = flt and flt.url or "http://127.0.0.1:9"
+      local cases = {
+        { "non%-empty list of parts", { multipart = {} } },
+        { "part 1: table expected", { multipart = { "x" } } },
+        { "part 1: name expected", { multipart = { { value = "v" } } } },
+        { "give one of value and file", { multipart = { { name = "a" } } } },
+        { "give one of value and file", { multipart = { { name = "a", value = "v", file = "/etc/hostname" } } } },
+        { "unknown field 'type'", { multipart = { { name = "a", value = "v", type = "x" } } } },
+        { "CR, LF or NUL", { multipart = { { name = "a\r\nX: y", value = "v" } } } },
+        { "CR, LF or NUL", { multipart = { { name = "a", file = "/etc/hostname", filename = "a\nb" } } } },
+        { "CR, LF or NUL", { multipart = { { name = "a", value = "v", content_type = "text/plain\0" } } } },
+        { "only one of body, json, form and multipart", { body = "x", multipart = { { name = "a", value = "v" } } } },
+      }
+      for _, case in ipairs(cases) do
+        assert.matches(case[1], helper.misuse(function() http.post(u .. "/multipart", case[2]) end))
+      end
+      assert.matches("GET request cannot have a body",
+        helper.misuse(function() http.get(u, { multipart = { { name = "a", value = "v" } } }) end))
+    end)
+  end)
 end)

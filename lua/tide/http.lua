@@ -255,6 +255,52 @@ local function is_stream(v)
   return type(v) == "table" and mt ~= nil and type(v.pull) == "function"
 end
 
+local part_keys = { name = true, value = true, file = true, filename = true, content_type = true }
+
+-- The parts of a multipart body, checked: each `{name=, value=}` or
+-- `{name=, file=path, filename=, content_type=}` (strings; a value may be
+-- a number). Copies, so that a later change by the caller sends nothing else.
+local function multipart_parts(list)
+  local n, parts = 0, {}
+  for _ in pairs(list) do n = n + 1 end
+  if n ~= #list or n == 0 then usage("bad option 'multipart' (a non-empty list of parts expected)") end
+  for i = 1, n do
+    local part = list[i]
+    if type(part) ~= "table" then usage("bad option 'multipart' (part %d: table expected, got %s)", i, type(part)) end
+    for k in pairs(part) do
+      if not part_keys[k] then usage("bad option 'multipart' (part %d: unknown field '%s')", i, tostring(k)) end
+    end
+    local p = {}
+    for k, v in pairs(part) do
+      if k == "value" and type(v) == "number" then v = tostring(v) end
+      if type(v) ~= "string" then
+        usage("bad option 'multipart' (part %d: %s must be a string, got %s)", i, k, type(v))
+      end
+      -- Names, file names and types go into the part's header lines.
+      if k ~= "value" then check_text("multipart." .. k, v) end
+      p[k] = v
+    end
+    if not p.name then usage("bad option 'multipart' (part %d: name expected)", i) end
+    if (p.value ~= nil) == (p.file ~= nil) then
+      usage("bad option 'multipart' (part %d: give one of value and file)", i)
+    end
+    parts[i] = p
+  end
+  return parts
+end
+
+-- A multipart part's file that cannot be read (nil if all can be).
+local function unreadable_part(parts)
+  for i = 1, #parts do
+    local path = parts[i].file
+    if path then
+      local f, msg = io.open(path, "rb")
+      if not f then return core.error("fs", ("cannot read multipart file: %s"):format(msg), { path = path }) end
+      f:close()
+    end
+  end
+end
+
 -- Options passed through to the C spec as they are.
 local passthrough = core.http_passthrough
 
@@ -333,6 +379,11 @@ local function build_spec(client, opts, url, method)
       body = encode_pairs(opts.form, "form")
       if not (has and has["content-type"]) then add("Content-Type", "application/x-www-form-urlencoded") end
     end
+  end
+  if opts.multipart ~= nil then
+    if body ~= nil then usage("give only one of body, json, form and multipart (got multipart and another)") end
+    if method == "GET" or method == "HEAD" then usage("a %s request cannot have a body", method) end
+    spec.multipart = multipart_parts(opts.multipart)
   end
   local upload
   if body ~= nil then
@@ -507,6 +558,10 @@ local function send(client, opts, url, method, fname, argn)
   local sig, rejected = signal.options(opts, fname, argn, options)
   local spec, upload = build_spec(client, opts, url or opts.url, method)
   if rejected then return rejected end
+  if spec.multipart then
+    local err = unreadable_part(spec.multipart)
+    if err then return core.reject(err) end
+  end
   local function start(s)
     local req = core.http_request(client._c, s)
     if upload then

@@ -33,6 +33,10 @@ Endpoints (query strings as usual):
   /chunked?n=        n lines "line <i>\n" sent chunked, one chunk each
   /redirect-other-host?to=/path   302 to the same port on 127.0.0.2
   /redirect?to=      302 to `to` (any string)
+  /multipart         the multipart/form-data body parsed by the email
+                     package: JSON {content_type, parts = [{name, filename,
+                     content_type, len, adler32, data (latin-1; null past
+                     64 KiB)}]}
   /count             connections accepted so far (this one included)
   /flaky?key=&fail=n&status=503   `status` for the first n hits of key, then 200;
                      retry_after=v adds "Retry-After: v" to the failures,
@@ -51,6 +55,8 @@ import sys
 import threading
 import time
 import zlib
+from email.parser import BytesParser
+from email import policy as email_policy
 from email.utils import formatdate
 from http import HTTPStatus
 from urllib.parse import parse_qs, urlsplit
@@ -334,6 +340,22 @@ def handle(c, method, target, header_list, headers, body_info):
                 close=close)
     elif path == "/redirect":
         respond(c, 302, "moved\n", headers=[("Location", arg("to", "/echo"))], close=close)
+    elif path == "/multipart":
+        ctype = headers.get("content-type", "")
+        msg = BytesParser(policy=email_policy.HTTP).parsebytes(
+            b"Content-Type: " + ctype.encode("latin-1") + b"\r\n\r\n" + (body or b""))
+        parts = []
+        for part in (msg.iter_parts() if msg.is_multipart() else []):
+            data = part.get_payload(decode=True) or b""
+            parts.append({
+                "name": part.get_param("name", header="content-disposition"),
+                "filename": part.get_filename(),
+                "content_type": part.get("content-type"),
+                "len": len(data), "adler32": zlib.adler32(data),
+                "data": data.decode("latin-1") if len(data) <= 65536 else None,
+            })
+        respond(c, 200, json.dumps({"content_type": ctype, "parts": parts}),
+                ctype="application/json", close=close)
     elif path == "/count":
         with lock:
             n_acc = accepted
