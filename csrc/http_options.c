@@ -55,7 +55,8 @@
   X(buffer_size,     LUA_TNUMBER,   "number",   1, 0) \
   X(decompress,      LUA_TBOOLEAN,  "boolean",  1, 0) \
   X(retry,           LUA_TNONE,     "table",    0, 0) \
-  X(multipart,       LUA_TTABLE,    "table",    0, 0)
+  X(multipart,       LUA_TTABLE,    "table",    0, 0) \
+  X(unix_socket,     LUA_TSTRING,   "string",   1, 1)
 /* clang-format on */
 
 #define OPTIONS_AS_ENUM(name, spec, pub, passed, text) OPT_##name,
@@ -299,6 +300,9 @@ static void options_apply(lua_State *L, http_req *q, int opt) {
   case OPT_buffer_size:
     /* curl's own bounds for its receive buffer. */
     q->buffer_size = http_clamp_long(n, 1024, CURL_MAX_READ_SIZE);
+    break;
+  case OPT_unix_socket:
+    SETOPT(e, CURLOPT_UNIX_SOCKET_PATH, s);
     break;
   case OPT_multipart:
     options_multipart(L, q);

@@ -324,4 +324,27 @@ describe("tide.http conveniences", function()
         helper.misuse(function() http.get(u, { multipart = { { name = "a", value = "v" } } }) end))
     end)
   end)
+
+  describe("unix_socket", function()
+    it("talks HTTP over a Unix socket (the URL names the host and path)", function()
+      run(function()
+        local res = http.get("http://localhost/hello.json", { unix_socket = ngx.socket }):await()
+        assert.equal(200, res.status)
+        assert.equal(servers.HELLO, res.body)
+        local c = new_client { base_url = "http://docker" }
+        assert.equal(servers.HELLO, c:get("/hello.json", { unix_socket = ngx.socket }):await().body)
+      end)
+    end)
+
+    it("a socket nobody listens on is a network error; CR/LF/NUL are refused", function()
+      run(function()
+        local err = rejection(http.get("http://localhost/", { unix_socket = "/nonexistent/tide.sock" }))
+        assert.is_true(tide.is_error(err, "network"), tostring(err))
+      end)
+      assert.matches("unix_socket.-CR, LF or NUL",
+        helper.misuse(function() http.get("http://localhost/", { unix_socket = "/tmp/a\0b" }) end))
+      assert.matches("unix_socket.-string expected",
+        helper.misuse(function() http.get("http://localhost/", { unix_socket = true }) end))
+    end)
+  end)
 end)

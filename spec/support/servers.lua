@@ -1,7 +1,7 @@
 --- Real HTTP servers on loopback for the HTTP specs and benchmarks.
 --
 --     local servers = require "spec.support.servers"
---     local ngx = servers.nginx()      -- ngx.http, ngx.https, ngx.cert, ngx:stop()
+--     local ngx = servers.nginx()      -- ngx.http, ngx.https, ngx.cert, ngx.socket, ngx:stop()
 --     local flt = servers.faults()     -- flt.url, flt.url2 (127.0.0.2), flt.blackhole, flt:stop()
 --
 -- Both start once per Lua state (a second call returns the running one) and
@@ -20,6 +20,7 @@
 --   /to-https             302 -> https://127.0.0.1:<https port>/hello.json
 --   /to-ftp               302 -> ftp://127.0.0.1:<http port>/hello.json
 --   /status/<n>           status n (n in M.statuses) with body "status <n>\n"
+-- The HTTP server also listens on the Unix socket `socket`.
 -- gzip is on for text/plain and application/json (over 256 bytes). The
 -- HTTPS server (HTTP/2 offered through ALPN) serves the same, with a
 -- self-signed certificate for 127.0.0.1 (`cert`, usable as ca_file).
@@ -155,6 +156,7 @@ http {
   gzip_min_length 256;
   server {
     listen 127.0.0.1:%d;
+    listen unix:%s/nginx.sock;
     root %s/www;
     include %s/locations.conf;
   }
@@ -167,12 +169,12 @@ http {
   }
 }
 ]]):format(workers, dir, dir, is_root and "user root root;" or "", dir, dir, dir, dir, dir,
-    http_port, dir, dir, https_port, dir, dir, dir, dir)
+    http_port, dir, dir, dir, https_port, dir, dir, dir, dir)
 end
 
 local nginx_instance
 
---- Starts nginx (once): returns {http=, https=, cert=, dir=, http_port=,
+--- Starts nginx (once): returns {http=, https=, cert=, socket=, dir=, http_port=,
 --- https_port=, stop=}. Raises with nginx's own message if it cannot start.
 --- opts.workers: worker processes (default 1; benchmarks may want more).
 function M.nginx(opts)
@@ -226,7 +228,7 @@ function M.nginx(opts)
     http = ("http://127.0.0.1:%d"):format(http_port),
     https = ("https://127.0.0.1:%d"):format(https_port),
     http_port = http_port, https_port = https_port,
-    cert = dir .. "/cert.pem", dir = dir, pid = pid,
+    cert = dir .. "/cert.pem", dir = dir, pid = pid, socket = dir .. "/nginx.sock",
   }
   function inst.stop()
     if not inst.pid then return end
