@@ -86,6 +86,8 @@ struct http_pool {
                           fresh pages cost a page fault each */
   http_clock *clock;   /* curl's timer (http_multi.c; freed in its
                             close callbacks, which may outlive the pool) */
+  CURLSH *cookies;     /* the client's own cookie jar (NULL: none) */
+  char *cookie_jar;    /* where the jar is saved on close (NULL: nowhere) */
   int transfers;       /* requests ACTIVE in the multi */
   int closed;          /* 1 until set up, and once closed */
 };
@@ -189,9 +191,11 @@ void http_easy_release(http_req *q);
 #ifdef TIDE_H
 
 /* Per-context HTTP state. */
+typedef struct http_retired http_retired; /* http_client.c's */
 typedef struct http_state {
   CURLSH *share;
-  int response_mt; /* registry ref of the Lua layer's response metatable */
+  http_retired *retired; /* cookie jars of closed pools still in use */
+  int response_mt;       /* registry ref of the Lua layer's response metatable */
 } http_state;
 
 static inline http_state *http_state_of(tide_ctx *ctx) { return ctx->http; }

@@ -18,6 +18,112 @@
 #include "http.h"
 
 /* ---------------------------------------------------------------------------
+ * Cookie jars
+ *
+ * A client made with `cookies` has its own CURLSH holding only its cookies
+ * (and its own DNS cache and TLS sessions), never another client's. A jar
+ * may outlive its pool while a finished request keeps its easy handle:
+ * curl_share_cleanup refuses then, and the share waits on the context's
+ * list of retired ones, tried again at every close and at teardown. */
+
+struct http_retired {
+  CURLSH *share;
+  http_retired *next;
+};
+
+/* Frees the retired shares nothing uses any more. */
+static void client_cookies_sweep(tide_ctx *ctx) {
+  http_retired **at = &http_state_of(ctx)->retired;
+  while (*at) {
+    http_retired *r = *at;
+    if (curl_share_cleanup(r->share) == CURLSHE_OK) {
+      *at = r->next;
+      ctx->alloc(ctx->alloc_ud, r, sizeof *r, 0);
+    } else {
+      at = &r->next;
+    }
+  }
+}
+
+/* A handle of p's jar for one call (NULL when out of memory). */
+static CURL *client_cookies_easy(http_pool *p) {
+  CURL *e = curl_easy_init();
+  if (e && curl_easy_setopt(e, CURLOPT_SHARE, p->cookies) != CURLE_OK) {
+    curl_easy_cleanup(e);
+    e = NULL;
+  }
+  return e;
+}
+
+/* Saves p's jar where it was asked to (curl writes it at FLUSH). */
+static void client_cookies_save(http_pool *p) {
+  CURL *e;
+  if (!p->cookie_jar || !(e = client_cookies_easy(p))) return;
+  curl_easy_setopt(e, CURLOPT_COOKIEJAR, p->cookie_jar);
+  curl_easy_setopt(e, CURLOPT_COOKIELIST, "FLUSH");
+  curl_easy_cleanup(e);
+}
+
+/* Saves and lets go of p's jar (p is closed). */
+static void client_cookies_close(tide_ctx *ctx, http_pool *p) {
+  if (!p->cookies) return;
+  client_cookies_save(p);
+  if (curl_share_cleanup(p->cookies) != CURLSHE_OK) {
+    http_retired *r = ctx->alloc(ctx->alloc_ud, NULL, 0, sizeof *r);
+    if (r) { /* else leaked: memory ran out at a close */
+      r->share = p->cookies;
+      r->next = http_state_of(ctx)->retired;
+      http_state_of(ctx)->retired = r;
+    }
+  }
+  p->cookies = NULL;
+  if (p->cookie_jar)
+    ctx->alloc(ctx->alloc_ud, p->cookie_jar, strlen(p->cookie_jar) + 1, 0);
+  p->cookie_jar = NULL;
+  client_cookies_sweep(ctx);
+}
+
+/* Gives p a jar of its own: in memory, or loaded from `path` (if given;
+ * a missing file is an empty jar) and saved there on close. */
+static int client_cookies_open(tide_ctx *ctx, http_pool *p, const char *path) {
+  CURL *e;
+  if (!(p->cookies = curl_share_init())) return -1;
+  curl_share_setopt(p->cookies, CURLSHOPT_SHARE, CURL_LOCK_DATA_COOKIE);
+  curl_share_setopt(p->cookies, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+  curl_share_setopt(p->cookies, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+  if (!path) return 0;
+  size_t len = strlen(path);
+  if (!(p->cookie_jar = ctx->alloc(ctx->alloc_ud, NULL, 0, len + 1))) return -1;
+  memcpy(p->cookie_jar, path, len + 1);
+  if (!(e = client_cookies_easy(p))) return -1;
+  curl_easy_setopt(e, CURLOPT_COOKIEFILE, path);
+  curl_easy_setopt(e, CURLOPT_COOKIELIST, "RELOAD");
+  curl_easy_cleanup(e);
+  return 0;
+}
+
+/* pool:cookies() -> list of the jar's cookies as Netscape cookie-file
+ * lines (empty without a jar). */
+static int client_pool_cookies(lua_State *L) {
+  http_pool *p = luaL_checkudata(L, 1, HTTP_POOL_MT);
+  struct curl_slist *list = NULL;
+  CURL *e;
+  int n = 0;
+  lua_newtable(L);
+  if (p->closed || !p->cookies) return 1;
+  if (!(e = client_cookies_easy(p))) return luaL_error(L, "not enough memory");
+  CURLcode rc = curl_easy_getinfo(e, CURLINFO_COOKIELIST, &list);
+  curl_easy_cleanup(e);
+  if (rc != CURLE_OK) return luaL_error(L, "libcurl could not list the cookies");
+  for (struct curl_slist *l = list; l; l = l->next) {
+    lua_pushstring(L, l->data);
+    lua_rawseti(L, -2, ++n);
+  }
+  curl_slist_free_all(list);
+  return 1;
+}
+
+/* ---------------------------------------------------------------------------
  * The pool object */
 
 /* The pool at idx, open. */
@@ -64,6 +170,7 @@ static void client_cleanup(lua_State *L, tide_ctx *ctx, http_pool *p) {
     if (L) lua_settop(L, top);
   }
   http_multi_close(p);
+  client_cookies_close(ctx, p);
 }
 
 /* pool:close([force]): closes the pooled connections. Refused while
@@ -112,6 +219,8 @@ static int client_new(lua_State *L) {
   tide_ctx *ctx = tide_ctx_up(L);
   http_pool *p;
   long max_total = 0, max_host = 0;
+  int cookies = 0;
+  const char *jar = NULL;
   if (!lua_isnoneornil(L, 1)) {
     luaL_checktype(L, 1, LUA_TTABLE);
     if (lua_getfield(L, 1, "max_connections") == LUA_TNUMBER)
@@ -119,6 +228,15 @@ static int client_new(lua_State *L) {
     if (lua_getfield(L, 1, "max_per_host") == LUA_TNUMBER)
       max_host = http_clamp_long(lua_tonumber(L, -1), 0, 1000000);
     lua_pop(L, 2);
+    /* cookies: true (in memory) or a path (kept on the stack below). */
+    if (lua_getfield(L, 1, "cookies") == LUA_TSTRING) {
+      size_t len;
+      jar = lua_tolstring(L, -1, &len);
+      if (strlen(jar) != len) tide_usage_error(L, "bad option 'cookies' (contains NUL)");
+      cookies = 1;
+    } else {
+      cookies = lua_toboolean(L, -1);
+    }
   }
   /* Safe to finalize at every step: closed until fully set up. */
   p = lua_newuserdatauv(L, sizeof *p, 0);
@@ -127,6 +245,10 @@ static int client_new(lua_State *L) {
   luaL_setmetatable(L, HTTP_POOL_MT);
   if (http_multi_open(p, &ctx->loop, ctx->alloc, ctx->alloc_ud, max_total, max_host) != 0)
     return luaL_error(L, "not enough memory for an HTTP client");
+  if (cookies && client_cookies_open(ctx, p, jar) != 0) {
+    client_cleanup(NULL, ctx, p);
+    return luaL_error(L, "not enough memory for an HTTP client's cookies");
+  }
   return 1;
 }
 
@@ -201,6 +323,7 @@ static void client_module_close(tide_ctx *ctx) {
   http_state *hs = ctx->http;
   if (!hs) return;
   if (hs->share) curl_share_cleanup(hs->share);
+  client_cookies_sweep(ctx);
   ctx->alloc(ctx->alloc_ud, hs, sizeof *hs, 0);
   ctx->http = NULL;
   curl_global_cleanup();
@@ -214,7 +337,8 @@ void tide_http_open(lua_State *L, tide_ctx *ctx) {
                                    {"http_set_response_mt", client_set_response_mt},
                                    {"http_escape", client_escape},
                                    {NULL, NULL}};
-  static const luaL_Reg pool_methods[] = {{"close", client_pool_close}, {NULL, NULL}};
+  static const luaL_Reg pool_methods[] = {
+      {"close", client_pool_close}, {"cookies", client_pool_cookies}, {NULL, NULL}};
   static const luaL_Reg pool_meta[] = {{"__gc", client_pool_gc},
                                        {"__close", client_pool_release},
                                        {"__tostring", client_pool_tostring},

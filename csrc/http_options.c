@@ -322,7 +322,10 @@ void http_options_configure(lua_State *L, http_req *q, int spec) {
   q->buffer_size = 100 * 1024;
   if (http_easy_setup(q) != CURLE_OK) luaL_error(L, "libcurl refused its callbacks");
   SETOPT(e, CURLOPT_NOSIGNAL, 1L);
-  SETOPT(e, CURLOPT_SHARE, http_state_of(q->ctx)->share);
+  SETOPT(e, CURLOPT_SHARE,
+         q->pool && q->pool->cookies ? q->pool->cookies : http_state_of(q->ctx)->share);
+  /* A client with cookies: its own jar (in its share), engine on. */
+  if (q->pool && q->pool->cookies) SETOPT(e, CURLOPT_COOKIEFILE, "");
   /* Debian's libcurl sets a CA directory besides the CA bundle; with one
    * set, libcurl rebuilds the certificate store from the bundle for every
    * new TLS connection (~30 ms on the loop). Without it the store is built

@@ -347,4 +347,91 @@ describe("tide.http conveniences", function()
         helper.misuse(function() http.get("http://localhost/", { unix_socket = true }) end))
     end)
   end)
+
+  describe("cookies", function()
+    local function set(c, ...)
+      local q = {}
+      for i, v in ipairs { ... } do q[i] = "v=" .. http_escape(v) end
+      assert.equal(200, c:get("/set-cookie?" .. table.concat(q, "&")):await().status)
+    end
+    -- The Cookie header sent, its pairs sorted (nil if none).
+    local function sent(c, path)
+      local h = c:get(path or "/echo"):await():json().headers.cookie
+      if not h then return nil end
+      local list = {}
+      for pair in h:gmatch("[^;%s]+") do list[#list + 1] = pair end
+      table.sort(list)
+      return table.concat(list, "; ")
+    end
+
+    it("a client keeps its own jar; other clients and the default one never see it", function()
+      run(function()
+        local a = new_client { base_url = flt.url, cookies = true }
+        local b = new_client { base_url = flt.url, cookies = true }
+        local plain = new_client { base_url = flt.url }
+        set(a, "sid=abc; Path=/", "theme=dark; HttpOnly")
+        assert.equal("sid=abc; theme=dark", sent(a))
+        assert.is_nil(sent(b))
+        assert.is_nil(sent(plain))
+        assert.is_nil(http.get(flt.url .. "/echo"):await():json().headers.cookie)
+        set(b, "sid=other")
+        assert.equal("sid=other", sent(b))
+        assert.equal("sid=abc; theme=dark", sent(a))
+      end)
+    end)
+
+    it("scopes cookies by host and path, and drops expired ones (libcurl's RFC 6265 engine)", function()
+      run(function()
+        local c = new_client { base_url = flt.url, cookies = true }
+        set(c, "a=1; Path=/", "p=2; Path=/only")
+        assert.equal("a=1", sent(c, "/echo"))
+        assert.equal("a=1; p=2", sent(c, "/only/echo"))
+        -- 127.0.0.2 is another host.
+        assert.is_nil(c:get(flt.url2 .. "/echo"):await():json().headers.cookie)
+        set(c, "a=gone; Path=/; Max-Age=0")
+        assert.is_nil(sent(c, "/echo"))
+      end)
+    end)
+
+    it("client:cookies() lists the jar", function()
+      run(function()
+        local c = new_client { base_url = flt.url, cookies = true }
+        assert.same({}, c:cookies())
+        set(c, "sid=abc; Path=/; HttpOnly", "long=1; Path=/x; Max-Age=3600")
+        local list = c:cookies()
+        table.sort(list, function(x, y) return x.name > y.name end)
+        assert.equal(2, #list)
+        assert.same({ name = "sid", value = "abc", domain = "127.0.0.1", path = "/", secure = false,
+                      http_only = true, include_subdomains = false, expires = 0 }, list[1])
+        assert.equal("long", list[2].name)
+        assert.equal("/x", list[2].path)
+        assert.is_true(math.abs(list[2].expires - os.time() - 3600) < 10)
+        assert.same({}, new_client {}:cookies())
+      end)
+    end)
+
+    it("cookies = path loads the jar from a file and saves it on close", function()
+      local dir = helper.tmpdir()
+      finally(function() os.execute("rm -rf " .. dir) end)
+      local jar = dir .. "/jar.txt"
+      run(function()
+        local c = http.client { base_url = flt.url, cookies = jar }
+        set(c, "sid=persisted; Path=/; Max-Age=3600")
+        tide.sleep(0):await()
+        c:close()
+        local f = assert(io.open(jar))
+        local text = f:read("a")
+        f:close()
+        assert.matches("sid\tpersisted", text)
+        local again = new_client { base_url = flt.url, cookies = jar }
+        assert.equal("sid=persisted", sent(again))
+      end)
+    end)
+
+    it("cookies must be true, false or a path", function()
+      assert.matches("cookies", helper.misuse(function() http.client { cookies = 1 } end))
+      assert.matches("cookies", helper.misuse(function() http.client { cookies = "" } end))
+      assert.matches("cookies", helper.misuse(function() http.client { cookies = "a\0b" } end))
+    end)
+  end)
 end)

@@ -618,7 +618,7 @@ Client.__name = "tide.http.client"
 
 local client_options = { base_url = "string", headers = "table", timeout = "number",
                          max_connections = "number", max_per_host = "number", retry = "table",
-                         on_request = "function", on_response = "function" }
+                         on_request = "function", on_response = "function", cookies = "boolean|string" }
 
 --- A client: shares connections, DNS answers and TLS sessions between its
 --- requests. `base_url` is joined to relative paths with one "/";
@@ -639,11 +639,17 @@ local function new_client(opts)
   check.options(opts, client_options, "tide.http.client", 1)
   for k, v in pairs(opts) do
     local want = client_options[k]
-    if type(v) ~= want then usage("bad option '%s' to tide.http.client (%s expected, got %s)", k, want, type(v)) end
+    if type(v) ~= want and not (k == "cookies" and (type(v) == "boolean" or type(v) == "string")) then
+      usage("bad option '%s' to tide.http.client (%s expected, got %s)", k, want, type(v))
+    end
+  end
+  if type(opts.cookies) == "string" and (opts.cookies == "" or opts.cookies:find("%z")) then
+    usage("bad option 'cookies' to tide.http.client (a file path expected)")
   end
   if opts.headers then for name, value in pairs(opts.headers) do check_header(name, value) end end
   return setmetatable({
-    _c = core.http_client { max_connections = opts.max_connections, max_per_host = opts.max_per_host },
+    _c = core.http_client { max_connections = opts.max_connections, max_per_host = opts.max_per_host,
+                            cookies = opts.cookies },
     base_url = opts.base_url, headers = opts.headers, timeout = opts.timeout, retry = opts.retry,
     on_request = opts.on_request, on_response = opts.on_response,
   }, Client)
@@ -684,6 +690,28 @@ end
 
 for _, m in ipairs { "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE" } do
   Client[m:lower()] = shortcut(m, "tide.http.client:")
+end
+
+--- The cookies in the client's jar (made with `cookies =`), as libcurl
+--- keeps them: a list of `{name=, value=, domain=, path=, secure=,
+--- http_only=, include_subdomains=, expires=}` (`expires` 0: a session
+--- cookie). Empty for a client without a jar.
+--- @return table[]
+function Client:cookies()
+  check.self(self, Client, "tide.http.client", "client", "cookies")
+  local list = {}
+  for i, line in ipairs(self._c:cookies()) do
+    local http_only = false
+    if line:sub(1, 10) == "#HttpOnly_" then
+      http_only = true
+      line = line:sub(11)
+    end
+    local domain, sub, path, secure, expires, name, value =
+      line:match("^([^\t]*)\t([^\t]*)\t([^\t]*)\t([^\t]*)\t([^\t]*)\t([^\t]*)\t?(.*)$")
+    list[i] = { domain = domain, include_subdomains = sub == "TRUE", path = path, secure = secure == "TRUE",
+                expires = tonumber(expires), name = name, value = value, http_only = http_only }
+  end
+  return list
 end
 
 --- Closes the client's pooled connections (an error while its requests

@@ -37,6 +37,7 @@ Endpoints (query strings as usual):
                      package: JSON {content_type, parts = [{name, filename,
                      content_type, len, adler32, data (latin-1; null past
                      64 KiB)}]}
+  /set-cookie?v=     one Set-Cookie header per v (any string)
   /count             connections accepted so far (this one included)
   /flaky?key=&fail=n&status=503   `status` for the first n hits of key, then 200;
                      retry_after=v adds "Retry-After: v" to the failures,
@@ -340,6 +341,9 @@ def handle(c, method, target, header_list, headers, body_info):
                 close=close)
     elif path == "/redirect":
         respond(c, 302, "moved\n", headers=[("Location", arg("to", "/echo"))], close=close)
+    elif path == "/set-cookie":
+        respond(c, 200, "cookies\n", headers=[("Set-Cookie", v) for v in args.get("v", [])],
+                close=close)
     elif path == "/multipart":
         ctype = headers.get("content-type", "")
         msg = BytesParser(policy=email_policy.HTTP).parsebytes(
