@@ -119,6 +119,7 @@ struct http_req {
   uint8_t oom;        /* stopped because memory ran out */
   uint8_t follow;
   uint8_t decompress;
+  uint8_t cookies; /* the cookie engine is on (its list of files to drop) */
   long buffer_size;
   CURLcode result;    /* how curl finished it; CURLE_FAILED_INIT until then */
   tide_buf head;      /* header lines of the latest response */

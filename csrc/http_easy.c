@@ -269,6 +269,9 @@ void http_easy_release(http_req *q) {
      * one whose transfer went well (after some failures curl keeps state
      * that a reset does not clear, and setup then fails). */
     if (keep && q->result == CURLE_OK && c->nspare < HTTP_SPARE_EASY) {
+      /* curl 7.88's reset keeps the list of cookie files (and leaks it):
+       * emptied first (a shared jar stays as it is). */
+      if (q->cookies) curl_easy_setopt(q->easy, CURLOPT_COOKIEFILE, (char *)NULL);
       curl_easy_reset(q->easy);
       c->spare[c->nspare++] = q->easy;
     } else {

@@ -325,7 +325,10 @@ void http_options_configure(lua_State *L, http_req *q, int spec) {
   SETOPT(e, CURLOPT_SHARE,
          q->pool && q->pool->cookies ? q->pool->cookies : http_state_of(q->ctx)->share);
   /* A client with cookies: its own jar (in its share), engine on. */
-  if (q->pool && q->pool->cookies) SETOPT(e, CURLOPT_COOKIEFILE, "");
+  if (q->pool && q->pool->cookies) {
+    SETOPT(e, CURLOPT_COOKIEFILE, "");
+    q->cookies = 1;
+  }
   /* Debian's libcurl sets a CA directory besides the CA bundle; with one
    * set, libcurl rebuilds the certificate store from the bundle for every
    * new TLS connection (~30 ms on the loop). Without it the store is built

@@ -57,7 +57,8 @@ for name in ([[
   tide.abort_controller tide.abort_controller:abort tide.all tide.all_settled tide.any tide.any_signal
   tide.async tide.await tide.breaker:call tide.channel tide.channel:close tide.channel:filter
   tide.channel:map tide.channel:pull tide.channel:take tide.channel:try_recv tide.channel:try_send
-  tide.current tide.deferred tide.error tide.fs.lines tide.generator tide.http.client:close tide.http.close
+  tide.current tide.deferred tide.error tide.fs.lines tide.generator tide.http.client:close tide.http.client:cookies
+  tide.http.close
   tide.http.response:chunks tide.http.response:close tide.http.response:header_values
   tide.http.response:json tide.http.response:lines tide.http.response:ok tide.http.response:raise_for_status
   tide.is_error tide.json.array tide.json.decode tide.json.encode
