@@ -434,4 +434,155 @@ describe("tide.http conveniences", function()
       assert.matches("cookies", helper.misuse(function() http.client { cookies = "a\0b" } end))
     end)
   end)
+
+  describe("server-sent events", function()
+    local sse = require "tide.sse"
+
+    -- Every event of `text`, fed in pieces of `size` bytes.
+    local function parse(text, size)
+      local p, out = sse.parser(), {}
+      for i = 1, #text, size do
+        for _, ev in ipairs(p:feed(text:sub(i, i + size - 1))) do out[#out + 1] = ev end
+      end
+      return out, p
+    end
+
+    it("parses as the HTML standard says, whatever the pieces", function()
+      local text = "\239\187\191: a comment\r\n"
+        .. "data: one\r\ndata:two\r\n\r\n" -- CRLF; "data:two" has no space to drop
+        .. "event: add\rid: 7\rdata:  x\r\r" -- CR; one leading space dropped
+        .. "data\nretry: 1500\nretry: soon\n\n" -- a field without a colon; a bad retry ignored
+        .. "id\n\n" -- no data: nothing dispatched, but the ID is reset
+        .. "data: after\nunknown: field\n\n"
+        .. "data: cut short"
+      for _, size in ipairs { #text, 1, 2, 3, 7 } do
+        local evs, p = parse(text, size)
+        assert.same({
+          { event = "message", data = "one\ntwo" },
+          { event = "add", data = " x", id = "7" },
+          { event = "message", data = "", id = "7", retry = 1500 },
+          { event = "message", data = "after", id = "", retry = 1500 },
+        }, evs, "pieces of " .. size)
+        assert.equal("", p.last_id)
+        assert.equal(1500, p.retry)
+      end
+    end)
+
+    it("a BOM counts only at the start; an id with NUL is ignored", function()
+      local evs = parse("data: a\n\n\239\187\191data: b\n\nid: x\0y\ndata: c\n\n", 1)
+      assert.equal(2, #evs)
+      assert.equal("a", evs[1].data)
+      assert.is_nil(evs[2].id)
+      assert.equal("c", evs[2].data)
+    end)
+
+    it("res:events() on a stream = true response", function()
+      run(function()
+        local res <close> = http.get(flt.url .. "/sse?n=3&drop=100&key=" .. key("sse-res"), { stream = true }):await()
+        local got = {}
+        for ev in res:events() do got[#got + 1] = ev.event .. " " .. (ev.id or "-") .. " " .. ev.data end
+        assert.same({ "message 1 event 1\nline 2", "message 2 event 2\nline 2", "message 3 event 3\nline 2",
+                      "done 3 bye" }, got)
+        assert.matches("with stream = true", helper.misuse(function()
+          http.get(flt.url .. "/echo"):await():events()
+        end))
+      end)
+    end)
+
+    it("event_source reconnects after a drop with Last-Event-ID, after the server's retry", function()
+      run(function()
+        local k = key("sse")
+        local got, opens = {}, 0
+        local t0 = tide.now()
+        for ev in http.event_source(flt.url .. "/sse?n=7&drop=2&retry=150&key=" .. k,
+            { on_open = function() opens = opens + 1 end }) do
+          if ev.event == "done" then break end
+          got[#got + 1] = ev.id .. ":" .. ev.data
+        end
+        local took = tide.now() - t0
+        assert.same({ "1:event 1\nline 2", "2:event 2\nline 2", "3:event 3\nline 2", "4:event 4\nline 2",
+                      "5:event 5\nline 2", "6:event 6\nline 2", "7:event 7\nline 2" }, got)
+        assert.equal(4, opens)
+        local log = http.get(flt.url .. "/sse-log?key=" .. k):await():json()
+        assert.same({ tide.json.null, "2", "4", "6" }, log)
+        assert.is_true(took >= 3 * 0.15, "took " .. took)
+      end)
+    end)
+
+    it("stops on signal= and on closing; the connection closes", function()
+      run(function()
+        local k = key("sse-stop")
+        local ctl = tide.abort_controller()
+        local es = http.event_source(flt.url .. "/sse?n=2&drop=100&hold=1&key=" .. k, { signal = ctl.signal })
+        local n = 0
+        local ok, err = pcall(function()
+          for ev in es do
+            n = n + 1
+            if ev.event == "done" then ctl:abort() end
+          end
+        end)
+        assert.is_false(ok)
+        assert.is_true(tide.is_error(err, "cancelled"), tostring(err))
+        assert.equal(3, n)
+        assert.is_true(helper.wait_for(function()
+          return http.get(flt.url .. "/state?key=" .. k):await():json().state == "closed"
+        end))
+      end)
+    end)
+
+    it("stops when the task reading it is cancelled", function()
+      run(function()
+        local k = key("sse-cancel")
+        local n = 0
+        local p = tide.spawn(function()
+          for _ in http.event_source(flt.url .. "/sse?n=1&drop=100&hold=1&key=" .. k) do n = n + 1 end
+        end)
+        assert.is_true(helper.wait_for(function() return n == 2 end))
+        p:cancel()
+        assert.is_true(tide.is_error(rejection(p), "cancelled"))
+        assert.is_true(helper.wait_for(function()
+          return http.get(flt.url .. "/state?key=" .. k):await():json().state == "closed"
+        end))
+      end)
+    end)
+
+    it("a response that is not an event stream is an http error; 204 ends the stream", function()
+      run(function()
+        local function first(url)
+          return tide.pawait(tide.spawn(function() return http.event_source(url):pull() end))
+        end
+        local ok, err = first(flt.url .. "/sse?status=503&key=" .. key("sse-503"))
+        assert.is_false(ok)
+        assert.is_true(tide.is_error(err, "http"), tostring(err))
+        assert.equal(503, err.status)
+        ok, err = first(flt.url .. "/sse?ctype=text/plain&key=" .. key("sse-ctype"))
+        assert.is_false(ok)
+        assert.is_true(tide.is_error(err, "http"), tostring(err))
+        local ok2, v = first(flt.url .. "/status/204")
+        assert.is_true(ok2)
+        assert.is_nil(v)
+      end)
+    end)
+
+    it("gives up after max_reconnects failed connections in a row", function()
+      run(function()
+        local port = servers.closed_port()
+        local ok, err = tide.pawait(tide.spawn(function()
+          return http.event_source(("http://127.0.0.1:%d/"):format(port), { reconnect = 0.01, max_reconnects = 2 }):pull()
+        end))
+        assert.is_false(ok)
+        assert.is_true(tide.is_error(err, "network"), tostring(err))
+      end)
+    end)
+
+    it("misuse", function()
+      assert.matches("string expected", helper.misuse(function() http.event_source(1) end))
+      assert.matches("bogus", helper.misuse(function() http.event_source("http://127.0.0.1:9/", { bogus = 1 }) end))
+      assert.matches("reconnect", helper.misuse(function() http.event_source("http://127.0.0.1:9/", { reconnect = -1 }) end))
+      assert.matches("client", helper.misuse(function() http.event_source("http://127.0.0.1:9/", { client = {} }) end))
+      assert.matches("injection", helper.misuse(function()
+        http.event_source("http://127.0.0.1:9/", { headers = { X = "a\nb" } })
+      end))
+    end)
+  end)
 end)

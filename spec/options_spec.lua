@@ -43,6 +43,12 @@ local OPTIONS = {
   ["tide.fs.exists"] = { function(o) return tide.fs.exists("/nonexistent", o) end },
   ["tide.http.request"] = { function(o) o = o or {}; o.url = U; return tide.http.request(o) end },
   ["tide.http.client"] = { function(o) return tide.http.client(o) end, signal = false },
+  ["tide.http.event_source"] = { function(o)
+    o = o or {}
+    o.max_reconnects = 0
+    local s = tide.http.event_source(U, o)
+    return s:read()
+  end },
 }
 for _, m in ipairs { "get", "head", "post", "put", "patch", "delete" } do
   OPTIONS["tide.http." .. m] = { function(o) return tide.http[m](U, o) end }
@@ -59,7 +65,7 @@ for name in ([[
   tide.channel:map tide.channel:pull tide.channel:take tide.channel:try_recv tide.channel:try_send
   tide.current tide.deferred tide.error tide.fs.lines tide.generator tide.http.client:close tide.http.client:cookies
   tide.http.close
-  tide.http.response:chunks tide.http.response:close tide.http.response:header_values
+  tide.http.response:chunks tide.http.response:close tide.http.response:events tide.http.response:header_values
   tide.http.response:json tide.http.response:lines tide.http.response:ok tide.http.response:raise_for_status
   tide.is_error tide.json.array tide.json.decode tide.json.encode
   tide.now tide.on_unhandled tide.pawait tide.promise tide.promise:await tide.promise:catch

@@ -16,6 +16,7 @@ local signal = require "tide.signal"
 local stream = require "tide.stream"
 local check = require "tide.check"
 local retry = require("tide.retry").retry
+local sse = require "tide.sse"
 
 local type, error, pairs, ipairs, tostring, setmetatable, getmetatable =
   type, error, pairs, ipairs, tostring, setmetatable, getmetatable
@@ -169,6 +170,14 @@ end
 function Response:lines()
   local t = transfer_of(self, "lines")
   return stream.lines(function() return core.http_read(t):await() end, function() t:close() end)
+end
+
+--- A stream of the body's server-sent events `{event=, data=, id=,
+--- retry=}`, parsed as the HTML standard says (see tide.sse).
+--- @return tide.stream
+function Response:events()
+  local t = transfer_of(self, "events")
+  return stream.producer(sse.events(function() return core.http_read(t):await() end, function() t:close() end))
 end
 
 --- Stops a streamed response (its connection closes). Also its `<close>`.
@@ -764,6 +773,135 @@ end
 for _, m in ipairs { "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE" } do
   local f = shortcut(m, "tide.http.")
   M[m:lower()] = function(url, opts) return f(default_client(), url, opts) end
+end
+
+local event_source_options = { client = "table", headers = "table", query = "table", reconnect = "number",
+                               signal = "any", connect_timeout = "number", verify = "boolean", ca_file = "string",
+                               proxy = "string", auth = "table", unix_socket = "string",
+                               max_reconnects = "number", on_open = "function" }
+
+--- `tide.http.event_source(url, {client=, headers=, query=, reconnect=3,
+--- max_reconnects=, on_open=, signal=, ...})`: a stream of the server-sent
+--- events at url, as a browser's EventSource gets them. When the
+--- connection drops (the body ends, or a network error) it connects again
+--- after the server's `retry` (else `reconnect` seconds), sending
+--- `Last-Event-ID`; after `max_reconnects` (default: no limit) failed
+--- connections in a row it raises the last error. A response that is not
+--- 200 with Content-Type text/event-stream raises an `http` error (204 ends
+--- the stream). `signal` (or closing the stream, or cancelling the task
+--- that reads it) stops it: the connection closes.
+--- @param url string
+--- @param opts table|nil
+--- @return tide.stream
+function M.event_source(url, opts)
+  if type(url) ~= "string" then
+    error(("bad argument #1 to 'event_source' (string expected, got %s)"):format(type(url)), 2)
+  end
+  opts = opts or empty
+  if type(opts) ~= "table" then
+    error(("bad argument #2 to 'event_source' (options table expected, got %s)"):format(type(opts)), 2)
+  end
+  local sig, rejected = signal.options(opts, "tide.http.event_source", 2, event_source_options)
+  -- Already aborted: the first pull raises the reason.
+  if rejected then rejected:catch(function() end) end
+  for k, v in pairs(opts) do
+    local want = event_source_options[k]
+    if want ~= "any" and type(v) ~= want then
+      usage("bad option '%s' to tide.http.event_source (%s expected, got %s)", k, want, type(v))
+    end
+  end
+  local client = opts.client
+  if client ~= nil and getmetatable(client) ~= Client then
+    usage("bad option 'client' to tide.http.event_source (tide.http.client expected)")
+  end
+  local reconnect = opts.reconnect or 3
+  if reconnect ~= reconnect or reconnect < 0 then usage("bad option 'reconnect' (non-negative number expected)") end
+  local max_reconnects = opts.max_reconnects
+  -- The request options, checked now as any request's.
+  local req = { stream = true, signal = sig, headers = {} }
+  for k, v in pairs(opts) do
+    if k ~= "client" and k ~= "reconnect" and k ~= "max_reconnects" and k ~= "on_open" and k ~= "headers" then
+      req[k] = v
+    end
+  end
+  if opts.headers then for name, value in pairs(opts.headers) do req.headers[name] = value end end
+  if req.headers.Accept == nil then req.headers.Accept = "text/event-stream" end
+  req.headers["Cache-Control"] = req.headers["Cache-Control"] or "no-cache"
+  build_spec(client or default_client(), req, url, "GET")
+
+  local parser = sse.parser()
+  local res, events -- the current connection
+  local closed, opened, failures = false, false, 0
+  local function drop()
+    if res then res:close() end
+    res, events = nil, nil
+  end
+  -- An abort stops the body too (the request itself is long fulfilled).
+  if sig and not rejected then
+    sig:on_abort(function()
+      closed = true
+      drop()
+    end)
+  end
+  local function connect()
+    local last = parser.last_id
+    parser = sse.parser()
+    parser.last_id, parser._id = last, last
+    req.headers["Last-Event-ID"] = last
+    local r = (client or default_client()):get(url, req):await()
+    local ctype = (r.headers["content-type"] or ""):lower()
+    if r.status == 204 then
+      r:close()
+      return false
+    end
+    if r.status ~= 200 or not ctype:find("^text/event%-stream") then
+      r:close()
+      error(core.error("http", ("HTTP %d (%s) from %s: not an event stream"):format(r.status, ctype, r.url),
+        { status = r.status, url = r.url, response = r }), 0)
+    end
+    res = r
+    events = sse.events(function() return core.http_read(rawget(r, "_transfer")):await() end, nil, parser)
+    if opts.on_open then opts.on_open(r) end
+    return true
+  end
+  local function pull()
+    if rejected then rejected:await() end
+    while not closed do
+      if not res then
+        if opened then
+          local wait = parser.retry and parser.retry / 1000 or reconnect
+          core.sleep(wait, sig and { signal = sig } or nil):await()
+        end
+        opened = true
+        local ok, more = pcall(connect)
+        if not ok then
+          if not (core.is_error(more, "network") or core.is_error(more, "timeout")) then error(more, 0) end
+          failures = failures + 1
+          if max_reconnects and failures > max_reconnects then error(more, 0) end
+        elseif not more then
+          closed = true
+          return nil
+        end
+      end
+      if events then
+        local ok, ev = pcall(events.pull, events)
+        if ok and ev ~= nil then
+          failures = 0
+          return ev
+        end
+        if not ok and not core.is_error(ev, "network") then
+          drop()
+          error(ev, 0)
+        end
+        drop() -- the connection dropped: connect again
+      end
+    end
+    if sig and sig.aborted then error(sig.reason, 0) end
+  end
+  return stream.producer(stream.new(pull, function()
+    closed = true
+    drop()
+  end))
 end
 
 --- Closes the pooled connections of the default client (the module

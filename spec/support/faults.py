@@ -38,6 +38,13 @@ Endpoints (query strings as usual):
                      content_type, len, adler32, data (latin-1; null past
                      64 KiB)}]}
   /set-cookie?v=     one Set-Cookie header per v (any string)
+  /sse?key=&n=6&drop=2&retry=ms   an event stream: a BOM, a comment, retry
+                     (if given), then events id i, "event i" (two data
+                     lines) from Last-Event-ID + 1; after `drop` events
+                     of one connection, half an event and the connection
+                     closes; after event n, "done"/"bye" and it closes.
+                     status= and ctype= change the answer.
+  /sse-log?key=      JSON list of the Last-Event-ID headers /sse got (null: none)
   /count             connections accepted so far (this one included)
   /flaky?key=&fail=n&status=503   `status` for the first n hits of key, then 200;
                      retry_after=v adds "Retry-After: v" to the failures,
@@ -196,6 +203,7 @@ def respond(c, code, body=b"", headers=(), close=False, ctype="text/plain"):
 
 
 bombs = {}
+sse_log = {}  # key -> Last-Event-ID headers of /sse requests
 
 
 def gzip_bomb(mb):
@@ -341,6 +349,42 @@ def handle(c, method, target, header_list, headers, body_info):
                 close=close)
     elif path == "/redirect":
         respond(c, 302, "moved\n", headers=[("Location", arg("to", "/echo"))], close=close)
+    elif path == "/sse":
+        last = headers.get("last-event-id")
+        with lock:
+            sse_log.setdefault(key, []).append(last)
+        status, ctype = int(arg("status", "200")), arg("ctype", "text/event-stream")
+        if status != 200:
+            respond(c, status, "no stream\n", close=True)
+            return False
+        total, drop = int(arg("n", "6")), int(arg("drop", "2"))
+        track(c, key)
+        c.send(("HTTP/1.1 200 OK\r\nContent-Type: %s\r\nCache-Control: no-cache\r\n"
+                "Connection: close\r\n\r\n" % ctype).encode())
+        try:
+            c.send(b"\xef\xbb\xbf: hello\n")
+            if arg("retry") is not None:
+                c.send(b"retry: %d\n\n" % int(arg("retry")))
+            start = int(last or "0") + 1
+            sent = 0
+            for i in range(start, total + 1):
+                if sent == drop:
+                    c.send(b"id: 999\ndata: partial")
+                    time.sleep(0.02)
+                    return False
+                c.send(b"id: %d\r\ndata: event %d\rdata: line 2\n\n" % (i, i))
+                sent += 1
+                time.sleep(0.005)
+            c.send(b"event: done\ndata: bye\n\n")
+            if arg("hold") == "1":
+                wait_peer_close(c)
+        except OSError:
+            mark_closed(c)
+        return False
+    elif path == "/sse-log":
+        with lock:
+            log = list(sse_log.get(key, []))
+        respond(c, 200, json.dumps(log), ctype="application/json", close=close)
     elif path == "/set-cookie":
         respond(c, 200, "cookies\n", headers=[("Set-Cookie", v) for v in args.get("v", [])],
                 close=close)
