@@ -56,7 +56,11 @@
   X(decompress,      LUA_TBOOLEAN,  "boolean",  1, 0) \
   X(retry,           LUA_TNONE,     "table",    0, 0) \
   X(multipart,       LUA_TTABLE,    "table",    0, 0) \
-  X(unix_socket,     LUA_TSTRING,   "string",   1, 1)
+  X(unix_socket,     LUA_TSTRING,   "string",   1, 1) \
+  X(cert,            LUA_TSTRING,   "string",   1, 1) \
+  X(key,             LUA_TSTRING,   "string",   1, 1) \
+  X(key_password,    LUA_TSTRING,   "string",   1, 1) \
+  X(pinned_pubkey,   LUA_TSTRING,   "string",   1, 1)
 /* clang-format on */
 
 #define OPTIONS_AS_ENUM(name, spec, pub, passed, text) OPT_##name,
@@ -300,6 +304,18 @@ static void options_apply(lua_State *L, http_req *q, int opt) {
   case OPT_buffer_size:
     /* curl's own bounds for its receive buffer. */
     q->buffer_size = http_clamp_long(n, 1024, CURL_MAX_READ_SIZE);
+    break;
+  case OPT_cert:
+    SETOPT(e, CURLOPT_SSLCERT, s);
+    break;
+  case OPT_key:
+    SETOPT(e, CURLOPT_SSLKEY, s);
+    break;
+  case OPT_key_password:
+    SETOPT(e, CURLOPT_KEYPASSWD, s);
+    break;
+  case OPT_pinned_pubkey:
+    SETOPT(e, CURLOPT_PINNEDPUBLICKEY, s);
     break;
   case OPT_unix_socket:
     SETOPT(e, CURLOPT_UNIX_SOCKET_PATH, s);

@@ -587,4 +587,75 @@ describe("tide.http conveniences", function()
       end))
     end)
   end)
+
+  describe("TLS client certificates, pinned keys and SOCKS5 proxies", function()
+    local URL = "https://127.0.0.1/hello.json"
+    local function mtls(extra)
+      local o = { unix_socket = ngx.mtls_socket, ca_file = ngx.cert }
+      for k, v in pairs(extra or {}) do o[k] = v end
+      return http.get(URL, o)
+    end
+
+    it("a certificate the server's CA signed gets through (key encrypted or not)", function()
+      run(function()
+        local res = mtls { cert = ngx.client_cert, key = ngx.client_key, key_password = servers.KEY_PASSWORD }:await()
+        assert.equal(200, res.status)
+        assert.equal(servers.HELLO, res.body)
+        assert.equal(200, mtls { cert = ngx.client_cert, key = ngx.client_key_plain }:await().status)
+      end)
+    end)
+
+    it("without one, or with one the CA did not sign, nginx answers 400", function()
+      run(function()
+        local res = mtls():await()
+        assert.equal(400, res.status)
+        assert.matches("No required SSL certificate was sent", res.body)
+        local err = rejection(tide.spawn(function() return res:raise_for_status() end))
+        assert.is_true(tide.is_error(err, "http"))
+        res = mtls { cert = ngx.other_cert, key = ngx.other_key }:await()
+        assert.equal(400, res.status)
+        assert.matches("certificate error", res.body)
+      end)
+    end)
+
+    it("a wrong key password is a network error", function()
+      run(function()
+        local err = rejection(mtls { cert = ngx.client_cert, key = ngx.client_key, key_password = "wrong" })
+        assert.is_true(tide.is_error(err, "network"), tostring(err))
+      end)
+    end)
+
+    it("pinned_pubkey: the server's key matches, or the request fails", function()
+      run(function()
+        local pin = servers.pubkey_pin(ngx.cert)
+        local res = http.get(ngx.https .. "/hello.json", { ca_file = ngx.cert, pinned_pubkey = pin }):await()
+        assert.equal(200, res.status)
+        local other = servers.pubkey_pin(ngx.other_cert)
+        local err = rejection(http.get(ngx.https .. "/hello.json", { ca_file = ngx.cert, pinned_pubkey = other }))
+        assert.is_true(tide.is_error(err, "network"), tostring(err))
+        assert.equal(90, err.code) -- CURLE_SSL_PINNEDPUBKEYNOTMATCH
+      end)
+    end)
+
+    it("socks5h:// proxies resolve the name at the proxy", function()
+      run(function()
+        local socks = servers.socks5()
+        local url = ("http://faults.tide.test:%d/echo"):format(flt.port)
+        local body = http.get(url, { proxy = socks.url }):await():json()
+        assert.equal("faults.tide.test:" .. flt.port, body.headers.host)
+        -- The name reached the proxy as it was (never looked up here).
+        assert.same({ "faults.tide.test:" .. flt.port }, socks.requests())
+        -- A destination the proxy refuses is a network error.
+        local err = rejection(http.get("http://elsewhere.invalid/", { proxy = socks.url }))
+        assert.is_true(tide.is_error(err, "network"), tostring(err))
+      end)
+    end)
+
+    it("the new strings are refused with CR, LF or NUL", function()
+      for _, k in ipairs { "cert", "key", "key_password", "pinned_pubkey" } do
+        assert.matches(k .. ".-CR, LF or NUL", helper.misuse(function() http.get(URL, { [k] = "a\nb" }) end))
+        assert.matches(k .. ".-string expected", helper.misuse(function() http.get(URL, { [k] = 1 }) end))
+      end
+    end)
+  end)
 end)

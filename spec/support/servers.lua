@@ -20,7 +20,10 @@
 --   /to-https             302 -> https://127.0.0.1:<https port>/hello.json
 --   /to-ftp               302 -> ftp://127.0.0.1:<http port>/hello.json
 --   /status/<n>           status n (n in M.statuses) with body "status <n>\n"
--- The HTTP server also listens on the Unix socket `socket`.
+-- The HTTP server also listens on the Unix socket `socket`; an HTTPS server
+-- on `mtls_socket` wants a client certificate (`client_cert` with
+-- `client_key`, encrypted with M.KEY_PASSWORD, or `client_key_plain`;
+-- `other_cert`/`other_key` is one it does not accept).
 -- gzip is on for text/plain and application/json (over 256 bytes). The
 -- HTTPS server (HTTP/2 offered through ALPN) serves the same, with a
 -- self-signed certificate for 127.0.0.1 (`cert`, usable as ca_file).
@@ -172,6 +175,55 @@ http {
     http_port, dir, dir, dir, https_port, dir, dir, dir, dir)
 end
 
+-- A server on the Unix socket <dir>/mtls.sock that wants a client
+-- certificate signed by the spec's CA (<dir>/ca.pem); nginx answers 400
+-- to a client without one.
+local function mtls_server(dir)
+  return ([[
+  server {
+    listen unix:%s/mtls.sock ssl;
+    ssl_certificate %s/cert.pem;
+    ssl_certificate_key %s/key.pem;
+    ssl_client_certificate %s/ca.pem;
+    ssl_verify_client on;
+    root %s/www;
+    include %s/locations.conf;
+  }
+]]):format(dir, dir, dir, dir, dir, dir)
+end
+
+M.KEY_PASSWORD = "s3cret pass"
+
+-- A CA, and a client certificate it signed: client.pem with its key
+-- encrypted (client.key, password M.KEY_PASSWORD) and in the clear
+-- (client-plain.key); other.pem/other.key: one the CA never signed.
+local function client_certs(dir)
+  local ec = "-newkey ec -pkeyopt ec_paramgen_curve:prime256v1"
+  local cmds = {
+    ("openssl req -x509 %s -nodes -days 2 -subj /CN=tide-test-ca -keyout %s/ca.key -out %s/ca.pem"):format(
+      ec, dir, dir),
+    ("openssl req %s -subj /CN=tide-client -keyout %s/client.key -passout 'pass:%s' -out %s/client.csr"):format(
+      ec, dir, M.KEY_PASSWORD, dir),
+    ("openssl x509 -req -in %s/client.csr -CA %s/ca.pem -CAkey %s/ca.key -CAcreateserial -days 2 -out %s/client.pem")
+      :format(dir, dir, dir, dir),
+    ("openssl pkey -in %s/client.key -passin 'pass:%s' -out %s/client-plain.key"):format(dir, M.KEY_PASSWORD, dir),
+    ("openssl req -x509 %s -nodes -days 2 -subj /CN=stranger -keyout %s/other.key -out %s/other.pem"):format(
+      ec, dir, dir),
+  }
+  for _, cmd in ipairs(cmds) do
+    assert(sh(CLEAN .. cmd .. (" >>%s/openssl.log 2>&1"):format(dir)),
+      "openssl failed: " .. cmd .. "\n" .. (slurp(dir .. "/openssl.log") or "?"))
+  end
+end
+
+--- The sha256//base64 pin of the public key in the certificate at path
+--- (for pinned_pubkey).
+function M.pubkey_pin(path)
+  local out = capture((CLEAN .. "sh -c 'openssl x509 -in %s -pubkey -noout | openssl pkey -pubin -outform der "
+    .. "| openssl dgst -sha256 -binary | base64'"):format(path))
+  return "sha256//" .. assert(out:match("[%w+/=]+"), "no pin for " .. path)
+end
+
 local nginx_instance
 
 --- Starts nginx (once): returns {http=, https=, cert=, socket=, dir=, http_port=,
@@ -196,13 +248,15 @@ function M.nginx(opts)
     .. "-subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 -keyout %s/key.pem -out %s/cert.pem "
     .. ">%s/openssl.log 2>&1"):format(dir, dir, dir)),
     "openssl could not make a certificate: " .. (slurp(dir .. "/openssl.log") or "?"))
+  client_certs(dir)
   local is_root = capture("id -u"):match("^0\n") ~= nil
   local http_port, https_port
   for _ = 1, 30 do
     http_port, https_port = math.random(20000, 60000), math.random(20000, 60000)
     if http_port ~= https_port then
       spit(dir .. "/locations.conf", locations(http_port, https_port))
-      spit(dir .. "/nginx.conf", nginx_conf(dir, http_port, https_port, is_root, workers))
+      spit(dir .. "/nginx.conf", (nginx_conf(dir, http_port, https_port, is_root, workers):gsub("}\n$",
+        function() return mtls_server(dir) .. "}\n" end)))
       if sh((CLEAN .. "/usr/sbin/nginx -p %s -c %s/nginx.conf -e %s/error.log >%s/start.log 2>&1"):format(
             dir, dir, dir, dir)) then
         break
@@ -229,6 +283,8 @@ function M.nginx(opts)
     https = ("https://127.0.0.1:%d"):format(https_port),
     http_port = http_port, https_port = https_port,
     cert = dir .. "/cert.pem", dir = dir, pid = pid, socket = dir .. "/nginx.sock",
+    mtls_socket = dir .. "/mtls.sock", client_cert = dir .. "/client.pem", client_key = dir .. "/client.key",
+    client_key_plain = dir .. "/client-plain.key", other_cert = dir .. "/other.pem", other_key = dir .. "/other.key",
   }
   function inst.stop()
     if not inst.pid then return end
@@ -289,6 +345,47 @@ function M.faults()
   return inst
 end
 
+local socks_instance
+
+--- Starts spec/support/socks5.py (once): returns {url=, port=, log=,
+--- requests=, stop=}; `requests()` lists the destinations asked for
+--- ("name:port"), names as the client sent them (resolved by the proxy).
+function M.socks5()
+  if socks_instance then return socks_instance end
+  local dir = capture("mktemp -d /tmp/tide-socks-XXXXXX"):match("[^\n]+")
+  assert(dir, "mktemp failed")
+  assert(sh(("%s %s/socks5.py --log %s/requests --parent %d </dev/null >%s/port 2>%s/log &"):format(
+    python(), here, dir, my_pid(), dir, dir)))
+  local line
+  for _ = 1, 250 do
+    line = (slurp(dir .. "/port") or ""):match("^(%d+ %d+)\n")
+    if line then break end
+    sh("sleep 0.02")
+  end
+  local port, pid = (line or ""):match("^(%d+) (%d+)$")
+  if not port then
+    local log = slurp(dir .. "/log") or ""
+    sh("rm -rf " .. dir)
+    error("socks5.py did not start:\n" .. log)
+  end
+  local inst = { port = tonumber(port), pid = tonumber(pid), dir = dir, log = dir .. "/requests" }
+  inst.url = ("socks5h://127.0.0.1:%d"):format(inst.port)
+  function inst.requests()
+    local list = {}
+    for l in (slurp(inst.log) or ""):gmatch("[^\n]+") do list[#list + 1] = l end
+    return list
+  end
+  function inst.stop()
+    if not inst.pid then return end
+    kill_wait(inst.pid)
+    inst.pid = nil
+    sh("rm -rf " .. dir)
+    if socks_instance == inst then socks_instance = nil end
+  end
+  socks_instance = inst
+  return inst
+end
+
 --- A loopback port nothing listens on (bound, then closed, by python).
 function M.closed_port()
   local out = capture(python() .. [[ -c "import socket; s=socket.socket(); s.bind(('127.0.0.1',0)); ]]
@@ -300,6 +397,7 @@ end
 function M.stop_all()
   if nginx_instance then nginx_instance.stop() end
   if faults_instance then faults_instance.stop() end
+  if socks_instance then socks_instance.stop() end
 end
 
 return M
