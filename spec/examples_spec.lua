@@ -27,6 +27,29 @@ local expected = {
       assert.is_true(ms(out, "limited:.- (%d+) ms") >= 290)
     end,
   },
+  http_events = {
+    needs = "api",
+    "message: tick %(id set%)",
+    "note: two lines, / one event %(id set%)",
+    "4 events over 2 connections",
+  },
+  http_client_hooks = {
+    needs = "api",
+    "POST /api/login %-> 200",
+    "GET /api/whoami %-> 200",
+    "server saw cookie: session=s3ss10n, auth: Bearer t0k3n",
+    "jar: 1 cookie, session=s3ss10n for /api",
+    "another client sends cookie: none",
+  },
+  http_multipart = {
+    needs = "api",
+    "uploaded: HTTP 200, the server read %d+ bytes, we sent %d+",
+    check = function(out)
+      local read, sent = out:match("the server read (%d+) bytes, we sent (%d+)")
+      assert.equal(read, sent)
+      assert.is_true(tonumber(read) > 1048576)
+    end,
+  },
   http_progress = {
     needs = "api",
     "done: HTTP 200, 4194304 bytes, %d+ progress reports",
