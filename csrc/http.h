@@ -37,6 +37,9 @@
 #define HTTP_BODY_RESERVE_MAX ((size_t)1 << 30)
 /* The largest body buffer a pool keeps for reuse. */
 #define HTTP_SPARE_BODY_MAX ((size_t)64 << 20)
+/* A streamed body with a max_body_size up to this is read without pauses
+ * (http_easy.c's write callback says why). */
+#define HTTP_UNPAUSED_MAX ((size_t)8 << 20)
 /* Reset easy handles a pool keeps for the next requests. */
 #define HTTP_SPARE_EASY 32
 

@@ -59,7 +59,12 @@ static size_t easy_write_cb(char *p, size_t size, size_t n, void *ud) {
     return 0; /* stops the transfer */
   }
   if (q->stream) {
-    if (q->chunks.bytes >= q->high_water && !q->resuming) {
+    /* A body limited to HTTP_UNPAUSED_MAX is never paused: what it holds
+     * is bounded by its limit, while a paused transfer lets curl keep all
+     * that one read decompresses to, which the limit does not bound (a
+     * compression bomb piles up there before it reaches the limit). */
+    int limited = q->max_body && q->max_body <= HTTP_UNPAUSED_MAX;
+    if (q->chunks.bytes >= q->high_water && !q->resuming && !limited) {
       /* Back-pressure: curl keeps this data and asks again when resumed.
        * Not while it hands that data over: it would copy what is left of
        * it again at every pause, and a body that decompresses to tens of
