@@ -280,7 +280,10 @@ function json.encode(v, name, level) end
 --- @return T
 function json.array(t) end
 
---- Options of an HTTP request (see tide.http.request).
+--- Options of an HTTP request (see tide.http.request), among them the
+--- conveniences: `decompress`, `multipart = {{name=, value=} | {name=,
+--- file=, filename=, content_type=}}`, `unix_socket`, `cert`, `key`,
+--- `key_password`, `pinned_pubkey` (strings; CR, LF or NUL is a usage error).
 --- @alias tide.http.options table
 
 --- @class tide.http
