@@ -1,0 +1,379 @@
+--- AWS service clients: `client:send("ListTables", params, opts)` and its
+--- snake_case forms (`client:list_tables(params, opts)`), each a promise of
+--- the output table with `metadata` {status, request_id, attempts,
+--- total_retry_delay}, signed with SigV4 and retried in the SDKs' standard
+--- mode.
+-- @module tide.aws.client
+local core = require "tide.core"
+local check = require "tide.check"
+local signal = require "tide.signal"
+local http = require "tide.http"
+local protocols = require "tide.aws.protocols"
+local errors = require "tide.aws.errors"
+local retry = require "tide.aws.retry"
+local services = require "tide.aws.services"
+
+local type, pairs, setmetatable, getmetatable, tostring, error = type, pairs, setmetatable, getmetatable,
+  tostring, error
+local spawn, pawait, is_error = core.spawn, core.pawait, core.is_error
+
+-- The signer, the credential chain and the region/endpoint chain live in
+-- their own modules; until they are part of the tree a minimal stand-in
+-- below takes their place.
+local have_sign, sign = pcall(require, "tide.aws.sign")
+local have_creds, credentials = pcall(require, "tide.aws.credentials")
+local have_config, config = pcall(require, "tide.aws.config")
+
+local M = {}
+
+--- @class tide.aws.client
+--- @field service string  the service's id ("DynamoDB")
+--- @field region string
+--- @field endpoint string
+local Client = {}
+M.Client = Client
+
+local client_options = {
+  region = "string", endpoint = "string", credentials = "any", profile = "string", max_attempts = "number",
+  timeout = "number", connect_timeout = "number", http = "table", force_path_style = "boolean",
+  -- aws.client only:
+  protocol = "string", version = "string", target_prefix = "string", signing_name = "string",
+  json_version = "string", endpoint_prefix = "string",
+}
+M.OPTIONS = client_options
+
+local call_options = { signal = true, timeout = true, max_attempts = true }
+M.CALL_OPTIONS = call_options
+
+local function usage(level, fmt, ...)
+  error(core.error("usage", fmt:format(...)), level + 1)
+end
+
+-- ---------------------------------------------------------------------------
+-- Stand-ins for tide.aws.credentials and tide.aws.config
+
+local function standin_provider(opts)
+  local given = opts.credentials
+  return {
+    get = function()
+      if type(given) == "table" then return core.resolve(given) end
+      if given ~= nil then return core.resolve(given()) end
+      local key, secret = os.getenv("AWS_ACCESS_KEY_ID"), os.getenv("AWS_SECRET_ACCESS_KEY")
+      if not key or not secret then
+        return core.reject(core.error("aws", "no credentials: pass credentials= or set AWS_ACCESS_KEY_ID",
+          { code = "CredentialsError" }))
+      end
+      return core.resolve({ access_key_id = key, secret_access_key = secret,
+                            session_token = os.getenv("AWS_SESSION_TOKEN") })
+    end,
+  }
+end
+
+local function env_name(id)
+  return "AWS_ENDPOINT_URL_" .. id:upper():gsub("[^%w]", "_")
+end
+
+local function standin_region(opts)
+  return opts.region or os.getenv("AWS_REGION") or os.getenv("AWS_DEFAULT_REGION")
+end
+
+local function standin_endpoint(id, opts)
+  return opts.endpoint or os.getenv(env_name(id)) or os.getenv("AWS_ENDPOINT_URL")
+end
+
+-- ---------------------------------------------------------------------------
+-- Construction
+
+local function check_option_types(opts, fname, level)
+  for k, v in pairs(opts) do
+    local want = client_options[k]
+    if want ~= "any" and type(v) ~= want then
+      usage(level + 1, "bad option '%s' to %s (%s expected, got %s)", k, fname, want, type(v))
+    end
+  end
+  local c = opts.credentials
+  if c ~= nil and type(c) ~= "table" and not check.is_callable(c) then
+    usage(level + 1, "bad option 'credentials' to %s (table or function expected, got %s)", fname, type(c))
+  end
+  if opts.max_attempts ~= nil and (math.type(opts.max_attempts) ~= "integer" or opts.max_attempts < 1) then
+    usage(level + 1, "bad option 'max_attempts' to %s (positive integer expected)", fname)
+  end
+end
+
+--- A client of `service` (a table of tide.aws.services). `opts` as
+--- aws.client's.
+--- @return tide.aws.client
+function M.new(service, opts, fname, level)
+  level = (level or 2) + 1
+  opts = opts or {}
+  if type(opts) ~= "table" then
+    error(("bad argument #1 to '%s' (options table expected, got %s)"):format(fname, type(opts)), level)
+  end
+  check.options(opts, client_options, fname, 1, level)
+  check_option_types(opts, fname, level)
+  local region = have_config and config.region(opts) or standin_region(opts)
+  if not region then
+    usage(level, "%s: no region: pass region= or set AWS_REGION", fname)
+  end
+  local endpoint
+  if have_config then
+    endpoint = config.endpoint(service.id, opts)
+  else
+    endpoint = standin_endpoint(service.id, opts)
+  end
+  endpoint = endpoint or ("https://%s.%s.amazonaws.com"):format(service.endpoint_prefix, region)
+  if type(endpoint) ~= "string" or not endpoint:match("^https?://[^/]") then
+    usage(level, "%s: bad endpoint '%s' (http:// or https:// URL expected)", fname, tostring(endpoint))
+  end
+  local max_attempts = opts.max_attempts
+  if not max_attempts and have_config then max_attempts = config.max_attempts(opts) end
+  if not max_attempts then max_attempts = tonumber(os.getenv("AWS_MAX_ATTEMPTS")) end
+  local self = setmetatable({
+    service = service.id, region = region, endpoint = endpoint:gsub("/+$", ""),
+    _service = service, _max_attempts = math.tointeger(max_attempts) or retry.MAX_ATTEMPTS,
+    _timeout = opts.timeout, _connect_timeout = opts.connect_timeout,
+    _provider = have_creds and credentials.resolve(opts) or standin_provider(opts),
+    _quota = retry.quota(), _skew = 0,
+  }, Client)
+  if opts.http then
+    self._http = opts.http
+  else
+    self._http, self._own_http = http.client {}, true
+  end
+  return self
+end
+
+-- ---------------------------------------------------------------------------
+-- One attempt
+
+local function copy(t)
+  local out = {}
+  for k, v in pairs(t) do out[k] = v end
+  return out
+end
+
+-- Sends the request once, signed for `date` (a Unix time): a promise of
+-- the response.
+local function transmit(self, req, url, creds, date, timeout)
+  local headers = copy(req.headers)
+  local ropts = { method = req.method, url = url, body = req.body, timeout = timeout,
+                  connect_timeout = self._connect_timeout, decompress = false }
+  if have_sign then
+    ropts.headers = sign.sign({ method = req.method, url = url, headers = headers, body = req.body or "" },
+      creds, { region = self.region, service = self._service.signing_name, date = date })
+  else
+    -- Stand-in: libcurl signs; it keeps an x-amz-date that is already set.
+    headers["x-amz-date"] = os.date("!%Y%m%dT%H%M%SZ", date)
+    if creds.session_token then headers["x-amz-security-token"] = creds.session_token end
+    ropts.headers = headers
+    ropts.aws_sigv4 = { region = self.region, service = self._service.signing_name,
+                        key = creds.access_key_id, secret = creds.secret_access_key }
+  end
+  return self._http:request(ropts)
+end
+
+local function header_request_id(res)
+  local h = res.headers
+  return h["x-amzn-requestid"] or h["x-amz-request-id"] or h["x-amz-id-2"]
+end
+
+-- The server's clock from its Date header, when it is more than 4 minutes
+-- away from ours (the SDKs' threshold).
+local function skewed(res)
+  local server = retry.http_date(res.headers["date"])
+  if not server then return nil end
+  local offset = server - os.time()
+  if offset > 240 or offset < -240 then return offset end
+end
+
+-- The body of one call: attempts until success, a final error, or no retry
+-- left. Runs as a task, so cancelling it stops the request in flight.
+local function call(self, operation, req, url, opts)
+  local service = self._service
+  local max_attempts = opts.max_attempts or self._max_attempts
+  local timeout = opts.timeout or self._timeout
+  local attempts, total_delay, cost = 0, 0, nil
+  local sig = opts.signal
+  while true do
+    attempts = attempts + 1
+    local creds = self._provider:get():await()
+    local ok, res = pawait(transmit(self, req, url, creds, os.time() + self._skew, timeout))
+    local err, headers, fixed_clock
+    if not ok then
+      if is_error(res, "cancelled") or is_error(res, "usage") or (sig and sig.aborted) then error(res, 0) end
+      err = errors.network(res, service.id, operation)
+    elseif res.status < 300 then
+      local parsed, out, rid = pcall(protocols.parse, service, operation, res)
+      if not parsed then
+        if is_error(out) then
+          out.service, out.operation, out.status = service.id, operation, res.status
+          out.request_id = header_request_id(res)
+        end
+        error(out, 0)
+      end
+      self._quota:release(cost)
+      out.metadata = { status = res.status, request_id = rid or header_request_id(res), attempts = attempts,
+                       total_retry_delay = total_delay }
+      return out
+    else
+      local code, msg, rid = protocols.parse_error(service, res)
+      headers = res.headers
+      err = errors.new { code = code, message = msg, status = res.status,
+                         request_id = rid or header_request_id(res), service = service.id,
+                         operation = operation }
+      if code and errors.CLOCK_SKEW[code] then
+        local offset = skewed(res)
+        if offset then
+          self._skew, fixed_clock = offset, true
+        end
+      end
+    end
+    err.metadata = { status = err.status, request_id = err.request_id, attempts = attempts,
+                     total_retry_delay = total_delay }
+    if attempts >= max_attempts or not (err.retryable or fixed_clock) then error(err, 0) end
+    local delay = 0
+    if not fixed_clock then
+      cost = self._quota:acquire(err)
+      if not cost then
+        err.quota_exhausted = true
+        error(err, 0)
+      end
+      delay = retry.delay(err, attempts, headers)
+    end
+    total_delay = total_delay + delay
+    if delay > 0 then core.sleep(delay):await() end
+  end
+end
+
+local function check_client(self, fname, level)
+  if getmetatable(self) ~= Client then
+    error(("bad argument #1 to '%s' (tide.aws.client expected; call it as client:%s(...))"):format(fname, fname),
+      level + 1)
+  end
+  if self._closed then error(("attempt to use a closed tide.aws.client (%s)"):format(fname), level + 1) end
+end
+M.check_client = check_client
+
+-- The request's URL: the endpoint (its own path kept) and the operation's
+-- path and query.
+local function request_url(self, req)
+  local path = req.path
+  if path == "/" and self.endpoint:match("^https?://[^/]+/.") then path = "" end
+  if path == "" and not self.endpoint:match("^https?://[^/]+/") then path = "/" end
+  return self.endpoint .. path .. (req.query or "")
+end
+
+--- Calls `operation` (its PascalCase name) with `params`; `opts` is
+--- {signal=, timeout=, max_attempts=}. The promise (a task: `p:cancel()`
+--- stops it) fulfils with the output table.
+--- @param operation string
+--- @param params table|nil
+--- @param opts {signal: tide.signal, timeout: number, max_attempts: integer}|nil
+--- @return tide.promise
+function Client:send(operation, params, opts)
+  return M.send(self, operation, params, opts, "send", 2)
+end
+
+function M.send(self, operation, params, opts, fname, level)
+  level = level + 1
+  check_client(self, fname, level)
+  if type(operation) ~= "string" or not operation:match("^%u%w*$") then
+    error(("bad argument #1 to '%s' (operation name expected, as in the API reference: 'ListTables'), got %s")
+      :format(fname, type(operation) == "string" and ("'" .. operation .. "'") or type(operation)), level)
+  end
+  if params == nil then params = {} end
+  if type(params) ~= "table" then
+    error(("bad argument #%d to '%s' (params table expected, got %s)"):format(fname == "send" and 2 or 1, fname,
+      type(params)), level)
+  end
+  local sig, rejected = signal.options(opts, "tide.aws.client:" .. fname, fname == "send" and 3 or 2,
+    call_options, level - 1)
+  opts = opts or {}
+  if opts.max_attempts ~= nil and (math.type(opts.max_attempts) ~= "integer" or opts.max_attempts < 1) then
+    error(("bad option 'max_attempts' to '%s' (positive integer expected)"):format(fname), level)
+  end
+  if opts.timeout ~= nil then check.seconds(opts.timeout, fname == "send" and 3 or 2, fname, level) end
+  local ok, req = pcall(protocols.build, self._service, operation, params)
+  if not ok then error(req, level) end
+  if rejected then return rejected end
+  local task = spawn(call, self, operation, req, request_url(self, req), opts)
+  if sig then signal.link(sig, task) end
+  return task
+end
+
+-- snake_case -> PascalCase, with the acronyms the APIs spell in capitals.
+local upper = { saml = "SAML", arn = "ARN", mfa = "MFA" }
+local function pascal(name)
+  return (name:gsub("^(%l)", string.upper):gsub("_(%w)(%w*)", function(a, rest)
+    local word = a .. rest
+    return upper[word] or (a:upper() .. rest)
+  end))
+end
+M.pascal = pascal
+
+local operations = {}
+
+--- client:<operation>(params, opts): `client:list_tables{}` is
+--- `client:send("ListTables", {})`.
+function Client.__index(self, key)
+  local m = Client[key]
+  if m ~= nil then return m end
+  if type(key) ~= "string" or not key:match("^%l[%l%d_]*$") then return nil end
+  local f = operations[key]
+  if not f then
+    local op = pascal(key)
+    f = function(client, params, opts) return M.send(client, op, params, opts, key, 2) end
+    operations[key] = f
+  end
+  return f
+end
+
+--- Closes the client's own HTTP connections (not those of an `http=`
+--- client it was given).
+function Client:close()
+  if getmetatable(self) ~= Client then
+    error("bad argument #1 to 'close' (tide.aws.client expected; call it as client:close())", 2)
+  end
+  if self._closed then return end
+  self._closed = true
+  if self._own_http then self._http:close() end
+end
+Client.__close = Client.close
+
+function Client.__tostring(self)
+  return ("tide.aws.client (%s, %s, %s%s)"):format(self.service, self.region, self.endpoint,
+    self._closed and ", closed" or "")
+end
+Client.__name = "tide.aws.client"
+
+--- The service table of a name in tide.aws.services, or one made from the
+--- options of aws.client (`protocol=`, `version=`, `target_prefix=`,
+--- `signing_name=`).
+function M.service(name, opts, level)
+  local known = services[name]
+  if known and not (opts and (opts.protocol or opts.target_prefix)) then return known end
+  opts = opts or {}
+  local protocol = opts.protocol or "json"
+  local json_version
+  if protocol == "json1.0" or protocol == "json" then
+    protocol, json_version = "json", opts.json_version or "1.0"
+  elseif protocol == "json1.1" then
+    protocol, json_version = "json", "1.1"
+  elseif protocol ~= "query" and protocol ~= "rest-json" then
+    usage(level + 1, "aws.client: unknown protocol '%s' (json, json1.0, json1.1, query or rest-json)", protocol)
+  end
+  if protocol == "json" and not opts.target_prefix then
+    usage(level + 1, "aws.client: a json service needs target_prefix= (e.g. 'DynamoDB_20120810')")
+  end
+  if protocol == "query" and not opts.version then
+    usage(level + 1, "aws.client: a query service needs version= (e.g. '2011-06-15')")
+  end
+  return {
+    id = known and known.id or name, protocol = protocol, json_version = json_version, version = opts.version,
+    target_prefix = opts.target_prefix, signing_name = opts.signing_name or name,
+    endpoint_prefix = opts.endpoint_prefix or name, paginators = known and known.paginators or {},
+    lists = known and known.lists, flattened = known and known.flattened,
+  }
+end
+
+return M

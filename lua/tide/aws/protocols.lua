@@ -1,0 +1,251 @@
+--- The wire protocols of AWS services: how an operation's params become an
+--- HTTP request and how the answer becomes the output table (or an error
+--- code and message).
+---
+---   json       (1.0 / 1.1) POST / with X-Amz-Target: <prefix>.<Operation>
+---              and the params as a JSON body (DynamoDB, Kinesis, SSM, ...)
+---   query      POST / with Action=<Operation>&Version=<version>&params as a
+---              form body; XML answers (SQS, SNS, STS)
+---   rest-json  the operation is a method and a path (Lambda's Invoke and
+---              ListFunctions)
+-- @module tide.aws.protocols
+local core = require "tide.core"
+local json = require "tide.json"
+local xml = require "tide.aws.xml"
+
+local type, pairs, ipairs, tostring, concat, sort = type, pairs, ipairs, tostring, table.concat, table.sort
+local math_type = math.type
+
+local M = {}
+
+--- RFC 3986 escaping (every byte but the unreserved ones), as SigV4 wants.
+--- @param s string
+--- @return string
+function M.escape(s)
+  return (s:gsub("[^%w%-%._~]", function(c) return ("%%%02X"):format(c:byte()) end))
+end
+local escape = M.escape
+
+local function usage(fmt, ...)
+  error(core.error("usage", fmt:format(...)), 0)
+end
+
+local function scalar(v, path)
+  local t = type(v)
+  if t == "string" then return v end
+  if t == "boolean" then return tostring(v) end
+  if t == "number" then
+    if math_type(v) == "integer" then return tostring(v) end
+    return ("%.17g"):format(v)
+  end
+  usage("query parameter %s: %s cannot be sent", path, t)
+end
+
+local function is_list(t)
+  if getmetatable(t) == getmetatable(json.array({})) then return true end
+  local n = #t
+  if n == 0 then return false end
+  local count = 0
+  for _ in pairs(t) do count = count + 1 end
+  return count == n
+end
+
+-- Flattens params into name/value pairs: nested structures as Name.Sub,
+-- lists as Name.member.N (or Name.N for services with flattened lists).
+local function flatten(out, prefix, v, flattened)
+  if type(v) ~= "table" then
+    out[#out + 1] = { prefix, scalar(v, prefix) }
+    return
+  end
+  if is_list(v) then
+    if #v == 0 then
+      out[#out + 1] = { prefix, "" }
+      return
+    end
+    for i, item in ipairs(v) do
+      flatten(out, flattened and ("%s.%d"):format(prefix, i) or ("%s.member.%d"):format(prefix, i), item, flattened)
+    end
+    return
+  end
+  for k, item in pairs(v) do
+    if type(k) ~= "string" then usage("query parameter %s: keys must be strings", prefix) end
+    flatten(out, prefix == "" and k or prefix .. "." .. k, item, flattened)
+  end
+end
+
+--- The form body of a query-protocol call.
+--- @return string
+function M.query_body(service, operation, params)
+  local pairs_ = {}
+  flatten(pairs_, "", params or {}, service.flattened)
+  sort(pairs_, function(a, b) return a[1] < b[1] end)
+  local parts = { "Action=" .. escape(operation), "Version=" .. escape(service.version) }
+  for _, p in ipairs(pairs_) do parts[#parts + 1] = escape(p[1]) .. "=" .. escape(p[2]) end
+  return concat(parts, "&")
+end
+
+-- ---------------------------------------------------------------------------
+-- rest-json: the operations tide.aws maps (Lambda)
+
+local rest = {}
+
+rest.Invoke = function(service, p)
+  if type(p.FunctionName) ~= "string" then usage("Invoke needs FunctionName (a string)") end
+  local headers = { ["content-type"] = "application/octet-stream" }
+  if p.InvocationType then headers["x-amz-invocation-type"] = p.InvocationType end
+  if p.LogType then headers["x-amz-log-type"] = p.LogType end
+  if p.ClientContext then headers["x-amz-client-context"] = p.ClientContext end
+  local payload = p.Payload
+  if type(payload) == "table" then payload = json.encode(payload, "Payload", 3) end
+  return {
+    method = "POST",
+    path = ("/%s/functions/%s/invocations"):format(service.version, escape(p.FunctionName)),
+    query = p.Qualifier and { Qualifier = p.Qualifier } or nil,
+    headers = headers, body = payload or "",
+  }
+end
+
+rest.ListFunctions = function(service, p)
+  return {
+    method = "GET", path = ("/%s/functions/"):format(service.version),
+    query = { Marker = p.Marker, MaxItems = p.MaxItems, FunctionVersion = p.FunctionVersion,
+              MasterRegion = p.MasterRegion },
+    headers = {},
+  }
+end
+
+rest.GetFunction = function(service, p)
+  if type(p.FunctionName) ~= "string" then usage("GetFunction needs FunctionName (a string)") end
+  return {
+    method = "GET", path = ("/%s/functions/%s"):format(service.version, escape(p.FunctionName)),
+    query = { Qualifier = p.Qualifier }, headers = {},
+  }
+end
+
+local rest_outputs = {
+  Invoke = function(res)
+    return {
+      StatusCode = res.status, Payload = res.body,
+      FunctionError = res.headers["x-amz-function-error"],
+      LogResult = res.headers["x-amz-log-result"],
+      ExecutedVersion = res.headers["x-amz-executed-version"],
+    }
+  end,
+}
+
+local function query_string(q)
+  if not q then return "" end
+  local keys = {}
+  for k, v in pairs(q) do if v ~= nil then keys[#keys + 1] = k end end
+  if #keys == 0 then return "" end
+  sort(keys)
+  for i, k in ipairs(keys) do keys[i] = escape(k) .. "=" .. escape(scalar(q[k], k)) end
+  return "?" .. concat(keys, "&")
+end
+
+--- The request for `operation`: {method=, path=, query= (a string, "" or
+--- "?a=b" already escaped), headers=, body=}. `path` is relative to the
+--- endpoint's own path.
+--- @param service table  an entry of tide.aws.services
+--- @param operation string
+--- @param params table
+--- @return table
+function M.build(service, operation, params)
+  local proto = service.protocol
+  if proto == "json" then
+    local body = next(params) == nil and "{}" or json.encode(params, "params", 4)
+    return {
+      method = "POST", path = "/", query = "",
+      headers = {
+        ["content-type"] = "application/x-amz-json-" .. (service.json_version or "1.0"),
+        ["x-amz-target"] = service.target_prefix .. "." .. operation,
+      },
+      body = body,
+    }
+  elseif proto == "query" then
+    return {
+      method = "POST", path = "/", query = "",
+      headers = { ["content-type"] = "application/x-www-form-urlencoded; charset=utf-8" },
+      body = M.query_body(service, operation, params),
+    }
+  elseif proto == "rest-json" then
+    local make = rest[operation]
+    if not make then
+      usage("%s: operation %s is not supported (rest-json: %s)", service.id, operation,
+        "Invoke, ListFunctions, GetFunction")
+    end
+    local req = make(service, params)
+    req.query = query_string(req.query)
+    return req
+  end
+  usage("%s: unknown protocol '%s'", service.id, tostring(proto))
+end
+
+local function decode_json(body)
+  if body == nil or body == "" then return {} end
+  local ok, v = pcall(json.decode, body)
+  if not ok or type(v) ~= "table" then
+    error(core.error("aws", "the answer is not a JSON object", { code = "SerializationException", cause = v }), 0)
+  end
+  return v
+end
+
+--- The output table of a successful answer, and the request id it carries
+--- in its body (query protocol), if any.
+--- @return table output
+--- @return string|nil request_id
+function M.parse(service, operation, res)
+  local proto = service.protocol
+  if proto == "json" then return decode_json(res.body) end
+  if proto == "rest-json" then
+    local out = rest_outputs[operation]
+    if out then return out(res) end
+    return decode_json(res.body)
+  end
+  -- query: <OpResponse><OpResult>...</OpResult><ResponseMetadata>...
+  local root = xml.parse(res.body or "")
+  local result = xml.child(root, operation .. "Result")
+  local output = result and xml.value(result, service.lists) or {}
+  if type(output) ~= "table" then output = {} end
+  local meta = xml.child(root, "ResponseMetadata")
+  local rid = meta and xml.child(meta, "RequestId")
+  return output, rid and rid.text or nil
+end
+
+-- "com.amazonaws.dynamodb.v20120810#ResourceNotFoundException" and
+-- "ValidationException:http://internal..." -> the bare code.
+local function sanitize(code)
+  if type(code) ~= "string" then return nil end
+  code = code:match("[^#]*$")
+  code = code:match("^[^:]*")
+  return code ~= "" and code or nil
+end
+
+--- The error code, message and request id of a failed answer (any of them
+--- may be nil when the body says nothing).
+--- @return string|nil code
+--- @return string|nil message
+--- @return string|nil request_id
+function M.parse_error(service, res)
+  local body = res.body or ""
+  local header_code = sanitize(res.headers["x-amzn-errortype"])
+  if service.protocol == "query" or body:match("^%s*<") then
+    local ok, root = pcall(xml.parse, body)
+    if ok then
+      local err = xml.find(root, "Error") or root
+      local code, msg = xml.child(err, "Code"), xml.child(err, "Message")
+      local rid = xml.find(root, "RequestId") or xml.find(root, "RequestID")
+      return sanitize(code and code.text) or header_code, msg and msg.text, rid and rid.text
+    end
+    return header_code, nil, nil
+  end
+  local ok, v = pcall(json.decode, body)
+  if ok and type(v) == "table" then
+    local code = sanitize(v.__type) or sanitize(v.code) or sanitize(v.Code) or header_code
+    local msg = v.message or v.Message or v.errorMessage
+    return code, type(msg) == "string" and msg or nil, nil
+  end
+  return header_code, nil, nil
+end
+
+return M

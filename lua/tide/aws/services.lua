@@ -1,0 +1,96 @@
+--- What tide.aws knows of each service: its protocol, API version, JSON
+--- target prefix, signing name, endpoint prefix, the paginated operations'
+--- token fields, and (for the query protocol) which XML elements are
+--- flattened lists.
+---
+--- A service not listed here is reached with `aws.client(name, {protocol=,
+--- version=, target_prefix=, signing_name=})`.
+-- @module tide.aws.services
+
+local M = {}
+
+-- Token fields of paginated operations: `input` names the request member
+-- that carries the token, `output` the response member that gives it (a
+-- list of names when the token has several parts), `items` the list that
+-- `:items()` flattens by default.
+local function pages(input, output, items)
+  return { input = input, output = output or input, items = items }
+end
+
+M.dynamodb = {
+  id = "DynamoDB", protocol = "json", json_version = "1.0", target_prefix = "DynamoDB_20120810",
+  signing_name = "dynamodb", endpoint_prefix = "dynamodb",
+  paginators = {
+    ListTables = pages("ExclusiveStartTableName", "LastEvaluatedTableName", "TableNames"),
+    Scan = pages("ExclusiveStartKey", "LastEvaluatedKey", "Items"),
+    Query = pages("ExclusiveStartKey", "LastEvaluatedKey", "Items"),
+    ListBackups = pages("ExclusiveStartBackupArn", "LastEvaluatedBackupArn", "BackupSummaries"),
+    ListTagsOfResource = pages("NextToken", "NextToken", "Tags"),
+  },
+}
+
+M.sqs = {
+  id = "SQS", protocol = "query", version = "2012-11-05", signing_name = "sqs", endpoint_prefix = "sqs",
+  -- SQS's query API sends lists flattened: Name.1, Name.2 (no `member`).
+  flattened = true,
+  lists = { QueueUrl = true, Message = true, Attribute = true, MessageAttribute = true,
+            SendMessageBatchResultEntry = true, DeleteMessageBatchResultEntry = true,
+            ChangeMessageVisibilityBatchResultEntry = true, BatchResultErrorEntry = true },
+  paginators = {
+    ListQueues = pages("NextToken", "NextToken", "QueueUrl"),
+    ListDeadLetterSourceQueues = pages("NextToken", "NextToken", "QueueUrl"),
+  },
+}
+
+M.sns = {
+  id = "SNS", protocol = "query", version = "2010-03-31", signing_name = "sns", endpoint_prefix = "sns",
+  paginators = {
+    ListTopics = pages("NextToken", "NextToken", "Topics"),
+    ListSubscriptions = pages("NextToken", "NextToken", "Subscriptions"),
+    ListSubscriptionsByTopic = pages("NextToken", "NextToken", "Subscriptions"),
+  },
+}
+
+M.sts = {
+  id = "STS", protocol = "query", version = "2011-06-15", signing_name = "sts", endpoint_prefix = "sts",
+  paginators = {},
+}
+
+M.lambda = {
+  id = "Lambda", protocol = "rest-json", version = "2015-03-31", signing_name = "lambda",
+  endpoint_prefix = "lambda",
+  paginators = { ListFunctions = pages("Marker", "NextMarker", "Functions") },
+}
+
+M.kinesis = {
+  id = "Kinesis", protocol = "json", json_version = "1.1", target_prefix = "Kinesis_20131202",
+  signing_name = "kinesis", endpoint_prefix = "kinesis",
+  paginators = { ListStreams = pages("NextToken", "NextToken", "StreamNames"),
+                 ListShards = pages("NextToken", "NextToken", "Shards") },
+}
+
+M.secretsmanager = {
+  id = "Secrets Manager", protocol = "json", json_version = "1.1", target_prefix = "secretsmanager",
+  signing_name = "secretsmanager", endpoint_prefix = "secretsmanager",
+  paginators = { ListSecrets = pages("NextToken", "NextToken", "SecretList") },
+}
+
+M.ssm = {
+  id = "SSM", protocol = "json", json_version = "1.1", target_prefix = "AmazonSSM", signing_name = "ssm",
+  endpoint_prefix = "ssm",
+  paginators = { GetParametersByPath = pages("NextToken", "NextToken", "Parameters"),
+                 DescribeParameters = pages("NextToken", "NextToken", "Parameters") },
+}
+
+M.logs = {
+  id = "CloudWatch Logs", protocol = "json", json_version = "1.1", target_prefix = "Logs_20140328",
+  signing_name = "logs", endpoint_prefix = "logs",
+  paginators = { DescribeLogGroups = pages("nextToken", "nextToken", "logGroups"),
+                 DescribeLogStreams = pages("nextToken", "nextToken", "logStreams"),
+                 FilterLogEvents = pages("nextToken", "nextToken", "events") },
+}
+
+--- The paginator used for an operation no service lists: `NextToken` both ways.
+M.DEFAULT_PAGES = pages("NextToken")
+
+return M
