@@ -21,6 +21,7 @@ local spawn, pawait, is_error = core.spawn, core.pawait, core.is_error
 -- their own modules; until they are part of the tree a minimal stand-in
 -- below takes their place.
 local have_sign, sign = pcall(require, "tide.aws.sign")
+if not have_sign then have_sign, sign = true, require "tide.aws.standin_sign" end
 local have_creds, credentials = pcall(require, "tide.aws.credentials")
 local have_config, config = pcall(require, "tide.aws.config")
 
@@ -164,6 +165,7 @@ local function transmit(self, req, url, creds, date, timeout)
   else
     -- Stand-in: libcurl signs; it keeps an x-amz-date that is already set.
     headers["x-amz-date"] = os.date("!%Y%m%dT%H%M%SZ", date)
+    headers["x-amz-content-sha256"] = ""
     if creds.session_token then headers["x-amz-security-token"] = creds.session_token end
     ropts.headers = headers
     ropts.aws_sigv4 = { region = self.region, service = self._service.signing_name,
@@ -315,7 +317,7 @@ local operations = {}
 
 --- client:<operation>(params, opts): `client:list_tables{}` is
 --- `client:send("ListTables", {})`.
-function Client.__index(self, key)
+function Client.__index(_, key)
   local m = Client[key]
   if m ~= nil then return m end
   if type(key) ~= "string" or not key:match("^%l[%l%d_]*$") then return nil end

@@ -26,6 +26,13 @@ function M.escape(s)
 end
 local escape = M.escape
 
+-- Form encoding for query-protocol bodies: as escape, but a space is "+",
+-- as botocore sends it (and as moto's verifier rebuilds the body).
+local function form_escape(s)
+  return (s:gsub("[^%w%-%._~ ]", function(c) return ("%%%02X"):format(c:byte()) end):gsub(" ", "+"))
+end
+M.form_escape = form_escape
+
 local function usage(fmt, ...)
   error(core.error("usage", fmt:format(...)), 0)
 end
@@ -79,8 +86,8 @@ function M.query_body(service, operation, params)
   local pairs_ = {}
   flatten(pairs_, "", params or {}, service.flattened)
   sort(pairs_, function(a, b) return a[1] < b[1] end)
-  local parts = { "Action=" .. escape(operation), "Version=" .. escape(service.version) }
-  for _, p in ipairs(pairs_) do parts[#parts + 1] = escape(p[1]) .. "=" .. escape(p[2]) end
+  local parts = { "Action=" .. form_escape(operation), "Version=" .. form_escape(service.version) }
+  for _, p in ipairs(pairs_) do parts[#parts + 1] = form_escape(p[1]) .. "=" .. form_escape(p[2]) end
   return concat(parts, "&")
 end
 
@@ -205,7 +212,7 @@ function M.parse(service, operation, res)
   -- query: <OpResponse><OpResult>...</OpResult><ResponseMetadata>...
   local root = xml.parse(res.body or "")
   local result = xml.child(root, operation .. "Result")
-  local output = result and xml.value(result, service.lists) or {}
+  local output = result and xml.value(result, service.lists and service.lists[operation]) or {}
   if type(output) ~= "table" then output = {} end
   local meta = xml.child(root, "ResponseMetadata")
   local rid = meta and xml.child(meta, "RequestId")

@@ -33,9 +33,17 @@ M.sqs = {
   id = "SQS", protocol = "query", version = "2012-11-05", signing_name = "sqs", endpoint_prefix = "sqs",
   -- SQS's query API sends lists flattened: Name.1, Name.2 (no `member`).
   flattened = true,
-  lists = { QueueUrl = true, Message = true, Attribute = true, MessageAttribute = true,
-            SendMessageBatchResultEntry = true, DeleteMessageBatchResultEntry = true,
-            ChangeMessageVisibilityBatchResultEntry = true, BatchResultErrorEntry = true },
+  -- Elements of each operation's answer that are lists even when one
+  -- (or no) element is there.
+  lists = {
+    ListQueues = { QueueUrl = true },
+    ListDeadLetterSourceQueues = { QueueUrl = true },
+    ReceiveMessage = { Message = true, Attribute = true, MessageAttribute = true },
+    GetQueueAttributes = { Attribute = true },
+    SendMessageBatch = { SendMessageBatchResultEntry = true, BatchResultErrorEntry = true },
+    DeleteMessageBatch = { DeleteMessageBatchResultEntry = true, BatchResultErrorEntry = true },
+    ChangeMessageVisibilityBatch = { ChangeMessageVisibilityBatchResultEntry = true, BatchResultErrorEntry = true },
+  },
   paginators = {
     ListQueues = pages("NextToken", "NextToken", "QueueUrl"),
     ListDeadLetterSourceQueues = pages("NextToken", "NextToken", "QueueUrl"),
