@@ -25,9 +25,11 @@ BUILD_PACKAGES=(gcc g++ make cmake pkg-config lua5.4 liblua5.4-dev libuv1-dev li
 TEST_PACKAGES=(lua-cjson lua-busted lua-check luarocks nginx python3 procps curl openssl clang-format
   lua-expat python3-botocore)
 
-# Node tools the specs use (s3rver: an S3-compatible server), installed from
-# the npm registry into .cache/npm of the checkout.
+# Node tools the specs use (s3rver: an S3-compatible server; dynalite: a
+# DynamoDB-compatible one), installed from the npm registry into .cache/npm
+# of the checkout.
 S3RVER_VERSION=3.7.1
+DYNALITE_VERSION=4.0.0
 need_node_tools() {
   command -v npm >/dev/null 2>&1 || need_packages nodejs npm
   local dir=.cache/npm
@@ -35,6 +37,11 @@ need_node_tools() {
     echo "installing s3rver@$S3RVER_VERSION into $dir" >&2
     mkdir -p "$dir"
     npm install --prefix "$dir" "s3rver@$S3RVER_VERSION" --no-audit --no-fund --loglevel=error >&2
+  fi
+  if [ ! -x "$dir/node_modules/.bin/dynalite" ]; then
+    echo "installing dynalite@$DYNALITE_VERSION into $dir" >&2
+    mkdir -p "$dir"
+    npm install --prefix "$dir" "dynalite@$DYNALITE_VERSION" --no-audit --no-fund --loglevel=error >&2
   fi
   need_sigv4_suite
 }
