@@ -122,7 +122,8 @@ M.DYNALITE = ".cache/npm/node_modules/.bin/dynalite"
 --- Starts dynalite (in memory; tables take 50 ms to create or delete).
 function M.dynalite()
   if instances.dynalite then return instances.dynalite end
-  if not io.open(M.DYNALITE) then
+  local f = io.open(M.DYNALITE)
+  if f then f:close() else
     error("dynalite is missing: scripts/test installs it (npm install into .cache/npm)", 2)
   end
   local pid, port, dir = start("dynalite", M.DYNALITE
