@@ -40,7 +40,7 @@ function M.parse(text)
   })
   local ok, msg, line = parser:parse(text)
   if ok then ok, msg, line = parser:parse() end
-  parser:close()
+  pcall(parser.close, parser)
   if not ok or not root.children[1] then
     error(core.error("aws", ("malformed XML answer: %s (line %s)"):format(msg or "no element", line or "?"),
       { code = "XmlParseError" }), 0)
