@@ -9,7 +9,8 @@ local lfs = require "lfs"
 -- one each); `check(out)` may test what patterns cannot (timings).
 local function ms(out, pattern) return tonumber(out:match(pattern)) end
 
--- `needs`: a server the example talks to, started by this spec: "api" is
+-- `needs`: a server the example talks to, started by this spec ("dynamodb" is
+-- dynalite, its endpoint in AWS_ENDPOINT_URL_DYNAMODB): "api" is
 -- scripts/local-api (its URL in TIDE_DEMO_URL), "s3" is s3rver
 -- (S3_ENDPOINT, S3_BUCKET and credentials in the environment).
 local expected = {
@@ -56,6 +57,22 @@ local expected = {
     check = function(out)
       assert.is_true(tonumber(out:match("(%d+) progress reports")) >= 2)
     end,
+  },
+  aws_list_tables = {
+    needs = "dynamodb",
+    "%d+ tables: ",
+    "status 200 after 1 attempt%(s%)",
+  },
+  aws_parallel_calls = {
+    needs = "dynamodb",
+    "3 puts together: 200 200 200 in %d+ ms",
+    "read back: Ada %(id 1, integer%), Grace %(id 2, integer%), Edsger %(id 3, integer%)",
+  },
+  aws_promise_chain = {
+    needs = "dynamodb",
+    "listed %d+ table%(s%) %(request %w+%)",
+    "caught ResourceNotFoundException: DescribeTable %(HTTP 400, retryable false%)",
+    "finally: the describe is settled",
   },
   s3_objects = {
     needs = "s3",
@@ -192,6 +209,19 @@ local function server_env(kind)
       servers.api = { env = "TIDE_DEMO_URL=" .. shell_quote(url), stop = function()
         os.execute(CLEAN_ENV .. "scripts/local-api stop " .. shell_quote(dir))
       end }
+    end
+  elseif kind == "dynamodb" then
+    if not servers.dynamodb then
+      local aws = require "spec.support.aws"
+      local dyn = aws.dynalite()
+      servers.dynamodb = {
+        -- Never a real ~/.aws: aws.ENV points HOME and the shared files
+        -- into a temporary directory.
+        env = aws.ENV .. ("AWS_ENDPOINT_URL_DYNAMODB=%s AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=%s "
+          .. "AWS_SECRET_ACCESS_KEY=%s"):format(shell_quote(dyn.endpoint), aws.CREDENTIALS.access_key_id,
+          aws.CREDENTIALS.secret_access_key),
+        stop = dyn.stop,
+      }
     end
   elseif kind == "s3" then
     if not servers.s3 then
