@@ -54,6 +54,25 @@ for _, m in ipairs { "get", "head", "post", "put", "patch", "delete" } do
   OPTIONS["tide.http." .. m] = { function(o) return tide.http[m](U, o) end }
   OPTIONS["tide.http.client:" .. m] = { function(o) local c = tide.http.client(); return c[m](c, U, o) end }
 end
+-- tide.aws: clients of every service, their calls, paginate and wait_until.
+local aws = require "tide.aws"
+local AWS = { region = "us-east-1", endpoint = U, credentials = { access_key_id = "k", secret_access_key = "s" } }
+local function aws_opts(o)
+  local t = {}
+  for k, v in pairs(AWS) do t[k] = v end
+  for k, v in pairs(o or {}) do t[k] = v end
+  return t
+end
+for _, svc in ipairs { "dynamodb", "sqs", "sns", "sts", "lambda", "kinesis", "secretsmanager", "ssm", "logs" } do
+  OPTIONS["tide.aws." .. svc] = { function(o) return aws[svc](aws_opts(o)) end, signal = false }
+end
+OPTIONS["tide.aws.client"] = { function(o) return aws.client("dynamodb", aws_opts(o)) end, signal = false }
+OPTIONS["tide.aws.client:send"] = { function(o) return aws.dynamodb(AWS):send("ListTables", {}, o) end }
+-- paginate makes a stream, not a promise: its signal goes to each page's call.
+OPTIONS["tide.aws.client:paginate"] = {
+  function(o) return aws.dynamodb(AWS):paginate("list_tables", {}, o) end, signal = false }
+OPTIONS["tide.aws.client:wait_until"] = {
+  function(o) return aws.dynamodb(AWS):wait_until("table_exists", { TableName = "t" }, o) end }
 OPTIONS["tide.http.client:request"] = {
   function(o) o = o or {}; o.url = U; return tide.http.client():request(o) end }
 
@@ -77,6 +96,7 @@ for name in ([[
   tide.stream:pull tide.stream:read tide.stream:take tide.task:await tide.task:cancel tide.task:catch
   tide.task:finally tide.task:next tide.task:peek tide.task:state tide.task:traceback tide.tasks
   tide.timeout_signal tide.timer:cancel tide.timer:ref tide.timer:unref
+  tide.aws.client:close tide.aws.dynamodb.marshal tide.aws.dynamodb.unmarshal
 ]]):gmatch("%S+") do NO_OPTIONS[name] = true end
 
 -- Calls fn(opts) and returns what it raised; it must raise at once.

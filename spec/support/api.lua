@@ -1,7 +1,8 @@
 --- The public API of tide as a list, for the specs that must cover all of
 --- it (options_spec, annotations_spec): every function reachable from
 --- `require "tide"` -- its fields, the fields of its sub-tables (tide.fs,
---- tide.http, tide.json, tide.stream) and the methods of every object it makes.
+--- tide.http, tide.json, tide.stream) and the methods of every object it makes
+--- -- and from `require "tide.aws"` (its clients and their methods).
 ---
 --- Each entry is `{ name = ..., fn = ... }`, named as a user writes it:
 --- "tide.sleep", "tide.fs.read", "tide.channel:send". Names starting with
@@ -63,6 +64,16 @@ function M.functions()
   -- A response needs a server; its class is in tide.http.Response.
   add_functions(list, seen, "tide.http.response", ":", tide.http.Response)
   client:close()
+
+  -- tide.aws: its functions, DynamoDB's marshal/unmarshal, a client's methods.
+  local aws = require "tide.aws"
+  add_functions(list, seen, "tide.aws", ".", aws)
+  add_functions(list, seen, "tide.aws.dynamodb", ".", aws.dynamodb)
+  list[#list + 1] = { name = "tide.aws.dynamodb", fn = getmetatable(aws.dynamodb).__call }
+  local db = aws.dynamodb { region = "us-east-1", endpoint = "http://127.0.0.1:9",
+                            credentials = { access_key_id = "k", secret_access_key = "s" } }
+  add_functions(list, seen, "tide.aws.client", ":", getmetatable(db))
+  db:close()
   tide.run()
 
   table.sort(list, function(a, b) return a.name < b.name end)

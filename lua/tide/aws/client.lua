@@ -331,7 +331,8 @@ function Client.__index(_, key)
 end
 
 --- Closes the client's own HTTP connections (not those of an `http=`
---- client it was given).
+--- client it was given); later calls raise.
+--- @return nil
 function Client:close()
   if getmetatable(self) ~= Client then
     error("bad argument #1 to 'close' (tide.aws.client expected; call it as client:close())", 2)

@@ -32,9 +32,13 @@ end
 local function constructor(name)
   local fname = "tide.aws." .. name
   local service = services[name]
+  --- `aws.<service>{region=, endpoint=, credentials=, profile=,
+  --- max_attempts=, timeout=, connect_timeout=, http=}` -> a client.
+  --- @param opts table|nil
+  --- @return tide.aws.client
   return function(opts)
     if opts ~= nil and type(opts) == "table" then require("tide.check").options(opts, common, fname, 1, 2) end
-    return client.new(service, opts, name, 2)
+    return client.new(service, opts, fname, 2)
   end
 end
 
@@ -53,7 +57,7 @@ function aws.client(service, opts)
     error(("bad argument #2 to 'client' (options table expected, got %s)"):format(type(opts)), 2)
   end
   local svc = client.service(service, opts, 2)
-  return client.new(svc, opts, "client", 2)
+  return client.new(svc, opts, "tide.aws.client", 2)
 end
 
 --- @type fun(opts: table|nil): tide.aws.client
