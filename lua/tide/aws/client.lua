@@ -128,10 +128,11 @@ function M.new(service, opts, fname, level)
   end
   local max_attempts = opts.max_attempts
   if not max_attempts and have_config then max_attempts = config.max_attempts(opts) end
-  if not max_attempts then max_attempts = tonumber(os.getenv("AWS_MAX_ATTEMPTS")) end
+  if not max_attempts and not have_config then max_attempts = os.getenv("AWS_MAX_ATTEMPTS") end
+  max_attempts = math.tointeger(tonumber(max_attempts))
   local self = setmetatable({
     service = service.id, region = region, endpoint = endpoint:gsub("/+$", ""),
-    _service = service, _max_attempts = math.tointeger(max_attempts) or retry.MAX_ATTEMPTS,
+    _service = service, _max_attempts = max_attempts and max_attempts >= 1 and max_attempts or retry.MAX_ATTEMPTS,
     _timeout = opts.timeout, _connect_timeout = opts.connect_timeout,
     _provider = have_creds and credentials.resolve(opts) or standin_provider(opts),
     _quota = retry.quota(), _skew = 0,
@@ -196,11 +197,13 @@ local function call(self, operation, req, url, opts)
   local timeout = opts.timeout or self._timeout
   local attempts, total_delay, cost = 0, 0, nil
   local sig = opts.signal
+  local expired_retried = false
   while true do
     attempts = attempts + 1
-    local creds = self._provider:get():await()
+    local provider = self._provider
+    local creds = provider.current and provider:current() or provider:get():await()
     local ok, res = pawait(transmit(self, req, url, creds, os.time() + self._skew, timeout))
-    local err, headers, fixed_clock
+    local err, headers, free_retry
     if not ok then
       if is_error(res, "cancelled") or is_error(res, "usage") or (sig and sig.aborted) then error(res, 0) end
       err = errors.network(res, service.id, operation)
@@ -223,18 +226,23 @@ local function call(self, operation, req, url, opts)
       err = errors.new { code = code, message = msg, status = res.status,
                          request_id = rid or header_request_id(res), service = service.id,
                          operation = operation }
-      if code and errors.CLOCK_SKEW[code] then
+      if code and errors.EXPIRED_TOKEN[code] and self._provider.invalidate then
+        -- Fetch the credentials again, and retry once with them.
+        self._provider:invalidate()
+        free_retry = not expired_retried
+        expired_retried = true
+      elseif code and errors.CLOCK_SKEW[code] then
         local offset = skewed(res)
         if offset then
-          self._skew, fixed_clock = offset, true
+          self._skew, free_retry = offset, true
         end
       end
     end
     err.metadata = { status = err.status, request_id = err.request_id, attempts = attempts,
                      total_retry_delay = total_delay }
-    if attempts >= max_attempts or not (err.retryable or fixed_clock) then error(err, 0) end
+    if attempts >= max_attempts or not (err.retryable or free_retry) then error(err, 0) end
     local delay = 0
-    if not fixed_clock then
+    if not free_retry then
       cost = self._quota:acquire(err)
       if not cost then
         err.quota_exhausted = true

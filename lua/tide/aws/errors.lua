@@ -29,6 +29,9 @@ end
 M.CLOCK_SKEW = { RequestTimeTooSkewed = true, RequestExpired = true, RequestInTheFuture = true,
                  InvalidSignatureException = true, SignatureDoesNotMatch = true, AuthFailure = true }
 
+--- Codes that say the credentials expired (fetched again, then retried once).
+M.EXPIRED_TOKEN = { ExpiredToken = true, ExpiredTokenException = true }
+
 --- Codes never retried, whatever the status says.
 M.NEVER = { ValidationException = true }
 
