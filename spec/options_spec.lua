@@ -73,6 +73,13 @@ OPTIONS["tide.aws.client:paginate"] = {
   function(o) return aws.dynamodb(AWS):paginate("list_tables", {}, o) end, signal = false }
 OPTIONS["tide.aws.client:wait_until"] = {
   function(o) return aws.dynamodb(AWS):wait_until("table_exists", { TableName = "t" }, o) end }
+if aws.sign and not OPTIONS["tide.aws.sign"] then
+  OPTIONS["tide.aws.sign"] = { function(o)
+    local t = { region = "us-east-1", service = "sqs" }
+    for k, v in pairs(o or {}) do t[k] = v end
+    return aws.sign({ method = "GET", url = U }, AWS.credentials, t)
+  end, signal = false }
+end
 OPTIONS["tide.http.client:request"] = {
   function(o) o = o or {}; o.url = U; return tide.http.client():request(o) end }
 
