@@ -135,7 +135,8 @@ function M.new(service, opts, fname, level)
     _service = service, _max_attempts = max_attempts and max_attempts >= 1 and max_attempts or retry.MAX_ATTEMPTS,
     _timeout = opts.timeout, _connect_timeout = opts.connect_timeout,
     _provider = have_creds and credentials.resolve(opts) or standin_provider(opts),
-    _quota = retry.quota(), _skew = 0,
+    _quota = retry.quota(), _skew = 0, _urls = {},
+    _sign_req = {}, _sign_opts = { region = region, service = service.signing_name },
   }, Client)
   if opts.http then
     self._http = opts.http
@@ -157,16 +158,19 @@ end
 -- Sends the request once, signed for `date` (a Unix time): a promise of
 -- the response.
 local function transmit(self, req, url, creds, date, timeout)
-  local headers = copy(req.headers)
   local ropts = { method = req.method, url = url, body = req.body, timeout = timeout,
                   connect_timeout = self._connect_timeout, decompress = false }
   if have_sign then
-    ropts.headers = sign.sign({ method = req.method, url = url, headers = headers, body = req.body or "" },
-      creds, { region = self.region, service = self._service.signing_name, date = date })
+    -- sign gives a new table: the request's headers and the signature's.
+    -- It runs to completion, so the client's two argument tables are reused.
+    local sreq, sopts = self._sign_req, self._sign_opts
+    sreq.method, sreq.url, sreq.headers, sreq.body = req.method, url, req.headers, req.body
+    sopts.date = date
+    ropts.headers = sign.sign(sreq, creds, sopts)
   else
     -- Stand-in: libcurl signs; it keeps an x-amz-date that is already set.
+    local headers = copy(req.headers)
     headers["x-amz-date"] = os.date("!%Y%m%dT%H%M%SZ", date)
-    headers["x-amz-content-sha256"] = ""
     if creds.session_token then headers["x-amz-security-token"] = creds.session_token end
     ropts.headers = headers
     ropts.aws_sigv4 = { region = self.region, service = self._service.signing_name,
@@ -265,12 +269,19 @@ end
 M.check_client = check_client
 
 -- The request's URL: the endpoint (its own path kept) and the operation's
--- path and query.
+-- path and query. The URLs of the paths seen are kept (a json or query
+-- service has only "/").
 local function request_url(self, req)
-  local path = req.path
-  if path == "/" and self.endpoint:match("^https?://[^/]+/.") then path = "" end
-  if path == "" and not self.endpoint:match("^https?://[^/]+/") then path = "/" end
-  return self.endpoint .. path .. (req.query or "")
+  local path, urls = req.path, self._urls
+  local base = urls[path]
+  if not base then
+    base = path
+    if path == "/" and self.endpoint:match("^https?://[^/]+/.") then base = "" end
+    if base == "" and not self.endpoint:match("^https?://[^/]+/") then base = "/" end
+    base = self.endpoint .. base
+    if path == "/" then urls[path] = base end
+  end
+  return base .. (req.query or "")
 end
 
 --- Calls `operation` (its PascalCase name) with `params`; `opts` is

@@ -161,14 +161,22 @@ function M.build(service, operation, params)
   local proto = service.protocol
   if proto == "json" then
     local body = next(params) == nil and "{}" or json.encode(params, "params", 4)
-    return {
-      method = "POST", path = "/", query = "",
+    -- The headers depend on the operation only: made once (never changed
+    -- after: the signer copies them).
+    local cache = service._json_headers
+    if not cache then
+      cache = {}
+      service._json_headers = cache
+    end
+    local headers = cache[operation]
+    if not headers then
       headers = {
         ["content-type"] = "application/x-amz-json-" .. (service.json_version or "1.0"),
         ["x-amz-target"] = service.target_prefix .. "." .. operation,
-      },
-      body = body,
-    }
+      }
+      cache[operation] = headers
+    end
+    return { method = "POST", path = "/", query = "", headers = headers, body = body }
   elseif proto == "query" then
     return {
       method = "POST", path = "/", query = "",
