@@ -57,6 +57,8 @@ local runtimes = {
   aiohttp_uvloop = { "/usr/bin/python3", "-c", "import aiohttp, uvloop" },
   lua_http = { "lua5.4", "-e", LUAHTTP_PATH .. " require 'http.client'" },
   cjson = { "lua5.4", "-e", "require 'cjson'" },
+  aws_sdk = { "test", "-d", ".cache/npm/node_modules/@aws-sdk/client-dynamodb" },
+  expat = { "lua5.4", "-e", "require 'lxp'" },
 }
 
 -- What W4 and W5 say about their server and machine (RESULTS.md).
@@ -321,6 +323,42 @@ local workloads = {
         cmd = http { "lua5.4", "bench/peers/luahttp/http_get.lua" },
         about = "8 coroutines, one keep-alive connection each (as in W4), `for chunk in stream:each_chunk()` " ..
           "counting and dropping" },
+    },
+  },
+  {
+    id = "W7",
+    title = "{n} DynamoDB GetItem calls, 64 in flight, SigV4 and retries on, against a local stub",
+    n = 10000,
+    smoke_n = 200,
+    -- The stub is the local nginx's `location = /` (bench/run): a fixed
+    -- item of `size` bytes for every POST.
+    params = { file = "", size = 104, inflight = 64 },
+    design = "the AWS SDK for JavaScript v3 made 1,364 calls/s here against plain tide.http's 19,401 req/s",
+    figures = {
+      { key = "cps", label = "calls/s", unit = "/s", ref = "node-sdk", higher = true,
+        about = "calls that returned the item, / wall time from the first call to the last completion" },
+      { key = "cpu_us", label = "CPU us/call", unit = "us", ref = "tide-http",
+        about = "CPU time of the client process over that stretch, / N" },
+    },
+    targets = {
+      { impl = "tide-aws", key = "cps", ref = "node-sdk", min_ratio = 5, text = ">= 5x the JS SDK's calls/s" },
+      { impl = "tide-aws", key = "cpu_us", ref = "tide-http", max_ratio = 1.5,
+        text = "CPU per call <= 1.5x plain tide.http POSTs" },
+    },
+    notes = http_notes,
+    impls = {
+      { name = "tide-aws", label = "tide.aws", tide = true, needs = "expat",
+        cmd = http({ "lua5.4", "bench/tide/w7_getitem.lua" }, "aws"),
+        about = "`aws.dynamodb{...}`, 64 tasks each looping `db:get_item{TableName=, Key=}:await()`: " ..
+          "SigV4 on every call, standard retries on, the JSON output decoded" },
+      { name = "tide-http", label = "plain tide.http POSTs", tide = true,
+        cmd = http({ "lua5.4", "bench/tide/w7_getitem.lua" }, "http"),
+        about = "the same body and X-Amz-Target through `client:post(url, {body=, headers=})`, unsigned, " ..
+          "`res:json()`: the floor" },
+      { name = "node-sdk", label = "AWS SDK for JS v3 (Node)", needs = "aws_sdk", scale = 0.25,
+        cmd = http { "node", "--no-warnings", "bench/peers/node/w7_getitem.js" },
+        about = "`@aws-sdk/client-dynamodb` (pinned in bench/run), `client.send(new GetItemCommand(...))` from " ..
+          "64 async workers, a keep-alive agent with 64 sockets; a quarter of N" },
     },
   },
   {

@@ -62,6 +62,7 @@ end)
 bench.result(workload, impl, {
   n = n,
   count = ok,
+  bytes = ok * size, -- every counted call had the stub's SIZE-byte item
   wall_s = wall,
   cps = ok / wall,
   cpu_us = cpu * 1e6 / n,
