@@ -250,6 +250,15 @@ describe("tide.aws clients", function()
       helper.raised(function() db:list_tables("x") end), 1, true)
   end)
 
+  it("refuse calls once closed", function()
+    local db = aws.dynamodb { region = "us-east-1", endpoint = "http://127.0.0.1:9", credentials = awsenv.CREDENTIALS }
+    db:close()
+    db:close() -- closing twice is fine
+    assert.matches("attempt to use a closed tide.aws.client (list_tables)",
+      helper.raised(function() db:list_tables({}) end), 1, true)
+    assert.equal("tide.aws.client (DynamoDB, us-east-1, http://127.0.0.1:9, closed)", tostring(db))
+  end)
+
   it("aws.client reaches any json or query service", function()
     local c <close> = aws.client("kinesis", { protocol = "json1.1", target_prefix = "Kinesis_20131202",
       region = "eu-west-1", credentials = awsenv.CREDENTIALS })
