@@ -13,7 +13,7 @@ local available, why = awsenv.moto_available()
 -- that moto lets through unchecked (INITIAL_NO_AUTH_ACTION_COUNT=3).
 local function bootstrap(endpoint)
   local iam <close> = aws.client("iam", { protocol = "query", version = "2010-05-08", region = awsenv.REGION,
-    endpoint = endpoint, credentials = awsenv.CREDENTIALS })
+    endpoint = endpoint, credentials = awsenv.CREDENTIALS, max_attempts = 1 })
   return tide.run(function()
     iam:create_user({ UserName = "tide" }):await()
     local key = iam:create_access_key({ UserName = "tide" }):await().AccessKey
@@ -38,7 +38,8 @@ describe("tide.aws with moto (signatures checked)", function()
   helper.setup()
 
   local function client(ctor, creds)
-    return ctor { region = awsenv.REGION, endpoint = moto.endpoint, credentials = creds or moto.credentials }
+    return ctor { region = awsenv.REGION, endpoint = moto.endpoint, credentials = creds or moto.credentials,
+                  max_attempts = 3 }
   end
 
   it("STS GetCallerIdentity with the user's keys", function()

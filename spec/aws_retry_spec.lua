@@ -18,6 +18,7 @@ describe("tide.aws retries", function()
     opts = opts or {}
     opts.region, opts.credentials = awsenv.REGION, awsenv.CREDENTIALS
     opts.endpoint = flt.url .. "/" .. path
+    opts.max_attempts = opts.max_attempts or 3 -- given: no profile is read for it
     return aws.dynamodb(opts)
   end
   local function key(name) return (helper.key(name):gsub("[^%w]", "-")) end
@@ -202,7 +203,7 @@ describe("tide.aws protocols on the wire", function()
 
   it("json: X-Amz-Target, the content type and a signed request", function()
     local k <close> = aws.kinesis { region = "eu-west-1", credentials = awsenv.CREDENTIALS,
-                                    endpoint = flt.url .. "/echo/json" }
+                                    endpoint = flt.url .. "/echo/json", max_attempts = 1 }
     helper.run(function()
       local r = k:list_streams({ Limit = 5 }):await()
       assert.equal("POST", r.method)
@@ -216,7 +217,7 @@ describe("tide.aws protocols on the wire", function()
 
   it("query: Action, Version and flattened params; XML errors decoded", function()
     local sns <close> = aws.sns { region = "us-east-1", credentials = awsenv.CREDENTIALS,
-                                  endpoint = flt.url .. "/query-error/q" }
+                                  endpoint = flt.url .. "/query-error/q", max_attempts = 1 }
     helper.run(function()
       local err = helper.rejection(sns:publish({ TopicArn = "arn:x", Message = "a b+c" }))
       assert.equal("InvalidParameterValue", err.code)
@@ -250,7 +251,7 @@ describe("tide.aws protocols on the wire", function()
 
   it("rest-json: Lambda Invoke and ListFunctions", function()
     local lambda <close> = aws.lambda { region = "us-east-1", credentials = awsenv.CREDENTIALS,
-                                        endpoint = flt.url .. "/echo/lambda" }
+                                        endpoint = flt.url .. "/echo/lambda", max_attempts = 1 }
     helper.run(function()
       local r = lambda:invoke({ FunctionName = "my fn", Payload = { x = 1 }, InvocationType = "Event",
                                 Qualifier = "v1" }):await()

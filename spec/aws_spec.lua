@@ -27,6 +27,8 @@ describe("tide.aws with dynalite", function()
     opts.region = opts.region or awsenv.REGION
     opts.endpoint = opts.endpoint or dyn.endpoint
     opts.credentials = opts.credentials or awsenv.CREDENTIALS
+    -- Given, so that no profile is read for it.
+    opts.max_attempts = opts.max_attempts or 3
     return aws.dynamodb(opts)
   end
 
@@ -241,7 +243,7 @@ describe("tide.aws clients", function()
 
   it("make snake_case methods from operation names", function()
     local db <close> = aws.dynamodb { region = "us-east-1", endpoint = "http://127.0.0.1:9",
-                                      credentials = awsenv.CREDENTIALS }
+                                      credentials = awsenv.CREDENTIALS, max_attempts = 3 }
     assert.equal(db.list_tables, db.list_tables)
     assert.is_nil(db.ListTables)
     assert.matches("bad argument #1 to 'send' %(operation name expected",
@@ -251,7 +253,8 @@ describe("tide.aws clients", function()
   end)
 
   it("refuse calls once closed", function()
-    local db = aws.dynamodb { region = "us-east-1", endpoint = "http://127.0.0.1:9", credentials = awsenv.CREDENTIALS }
+    local db = aws.dynamodb { region = "us-east-1", endpoint = "http://127.0.0.1:9", credentials = awsenv.CREDENTIALS,
+                              max_attempts = 3 }
     db:close()
     db:close() -- closing twice is fine
     assert.matches("attempt to use a closed tide.aws.client (list_tables)",
@@ -261,7 +264,7 @@ describe("tide.aws clients", function()
 
   it("aws.client reaches any json or query service", function()
     local c <close> = aws.client("kinesis", { protocol = "json1.1", target_prefix = "Kinesis_20131202",
-      region = "eu-west-1", credentials = awsenv.CREDENTIALS })
+      region = "eu-west-1", credentials = awsenv.CREDENTIALS, max_attempts = 3 })
     assert.equal("tide.aws.client (Kinesis, eu-west-1, https://kinesis.eu-west-1.amazonaws.com)", tostring(c))
     assert.matches("needs target_prefix", tostring(helper.raised(aws.client, "x", { region = "r" })), 1, true)
     assert.matches("unknown protocol 'soap'",

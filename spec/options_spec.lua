@@ -56,7 +56,8 @@ for _, m in ipairs { "get", "head", "post", "put", "patch", "delete" } do
 end
 -- tide.aws: clients of every service, their calls, paginate and wait_until.
 local aws = require "tide.aws"
-local AWS = { region = "us-east-1", endpoint = U, credentials = { access_key_id = "k", secret_access_key = "s" } }
+local AWS = { region = "us-east-1", endpoint = U, credentials = { access_key_id = "k", secret_access_key = "s" },
+              max_attempts = 1 }
 local function aws_opts(o)
   local t = {}
   for k, v in pairs(AWS) do t[k] = v end

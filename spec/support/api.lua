@@ -71,7 +71,7 @@ function M.functions()
   add_functions(list, seen, "tide.aws.dynamodb", ".", aws.dynamodb)
   list[#list + 1] = { name = "tide.aws.dynamodb", fn = getmetatable(aws.dynamodb).__call }
   local db = aws.dynamodb { region = "us-east-1", endpoint = "http://127.0.0.1:9",
-                            credentials = { access_key_id = "k", secret_access_key = "s" } }
+                            credentials = { access_key_id = "k", secret_access_key = "s" }, max_attempts = 1 }
   add_functions(list, seen, "tide.aws.client", ":", getmetatable(db))
   db:close()
   tide.run()
