@@ -263,9 +263,17 @@ describe("tide.aws clients", function()
   end)
 
   it("aws.client reaches any json or query service", function()
-    local c <close> = aws.client("kinesis", { protocol = "json1.1", target_prefix = "Kinesis_20131202",
-      region = "eu-west-1", credentials = awsenv.CREDENTIALS, max_attempts = 3 })
-    assert.equal("tide.aws.client (Kinesis, eu-west-1, https://kinesis.eu-west-1.amazonaws.com)", tostring(c))
+    -- The AWS endpoint is the default when no setting names another: in a
+    -- child process whose HOME and shared files are temporary (empty).
+    local home = awsenv.HOME
+    local out, status = helper.lua([[
+      local aws = require "tide.aws"
+      local c <close> = aws.client("kinesis", { protocol = "json1.1", target_prefix = "Kinesis_20131202",
+        region = "eu-west-1", credentials = { access_key_id = "k", secret_access_key = "s" } })
+      print(tostring(c))
+    ]], nil, { HOME = home, AWS_CONFIG_FILE = home .. "/config", AWS_SHARED_CREDENTIALS_FILE = home .. "/credentials" })
+    assert.equal(0, status, out)
+    assert.equal("tide.aws.client (Kinesis, eu-west-1, https://kinesis.eu-west-1.amazonaws.com)\n", out)
     assert.matches("needs target_prefix", tostring(helper.raised(aws.client, "x", { region = "r" })), 1, true)
     assert.matches("unknown protocol 'soap'",
       tostring(helper.raised(aws.client, "x", { protocol = "soap", region = "r" })), 1, true)
