@@ -177,6 +177,24 @@ describe("tide.aws retries", function()
     end)
   end)
 
+  it("paginate fetches only the pages asked for", function()
+    local k = key("pages")
+    local db <close> = client("pages/" .. k)
+    helper.run(function()
+      local seen = {}
+      for page in db:paginate("list_streams", { Limit = 1 }) do
+        seen[#seen + 1] = page.hits
+        if #seen == 2 then break end
+      end
+      assert.same({ 1, 2 }, seen)
+      -- nothing was read ahead: the next call is the third
+      assert.equal(3, db:send("ListStreams", {}):await().hits)
+      local items = db:paginate("list_streams", {}, { items = "Items" }):items():take(3):collect():await()
+      assert.same({ 4, 5, 6 }, { items[1], items[2], items[3] })
+      assert.equal(7, db:send("ListStreams", {}):await().hits)
+    end)
+  end)
+
   it("p:cancel() and signal= stop a call in flight", function()
     local db <close> = client(("slow/%s/3000"):format(key("cancel")))
     helper.run(function()

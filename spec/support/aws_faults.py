@@ -23,6 +23,8 @@ JSON (the json protocol's error shape) unless the scenario says otherwise:
                             a request whose X-Amz-Date is more than 5 min
                             from it gets 403 RequestTimeTooSkewed (with that
                             clock in Date); else 200 {"hits": n, "date": ...}
+  /pages/<key>              200 {"hits": n, "Items": [n], "NextToken": "t<n>"}:
+                            an endless paginated list
   /slow/<key>/<ms>          200 after ms milliseconds
   /echo/<key>               200 with JSON of the request (method, path,
                             query, headers, body)
@@ -102,6 +104,8 @@ class Handler(BaseHTTPRequestHandler):
                 return self.answer(403, {"__type": "RequestTimeTooSkewed", "message": "skewed"},
                                    [("Date", formatdate(now, usegmt=True))])
             return self.answer(200, {"hits": n, "date": stamp})
+        if scenario == "pages":
+            return self.answer(200, {"hits": n, "Items": [n], "NextToken": "t%d" % n})
         if scenario == "slow":
             time.sleep(int(parts[2]) / 1000)
             return self.answer(200, {"hits": n})
