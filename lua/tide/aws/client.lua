@@ -17,13 +17,9 @@ local type, pairs, setmetatable, getmetatable, tostring, error = type, pairs, se
   tostring, error
 local spawn, pawait, is_error = core.spawn, core.pawait, core.is_error
 
--- The signer, the credential chain and the region/endpoint chain live in
--- their own modules; until they are part of the tree a minimal stand-in
--- below takes their place.
-local have_sign, sign = pcall(require, "tide.aws.sign")
-if not have_sign then have_sign, sign = true, require "tide.aws.standin_sign" end
-local have_creds, credentials = pcall(require, "tide.aws.credentials")
-local have_config, config = pcall(require, "tide.aws.config")
+local sign = require "tide.aws.sign"
+local credentials = require "tide.aws.credentials"
+local config = require "tide.aws.config"
 
 local M = {}
 
@@ -48,38 +44,6 @@ M.CALL_OPTIONS = call_options
 
 local function usage(level, fmt, ...)
   error(core.error("usage", fmt:format(...)), level + 1)
-end
-
--- ---------------------------------------------------------------------------
--- Stand-ins for tide.aws.credentials and tide.aws.config
-
-local function standin_provider(opts)
-  local given = opts.credentials
-  return {
-    get = function()
-      if type(given) == "table" then return core.resolve(given) end
-      if given ~= nil then return core.resolve(given()) end
-      local key, secret = os.getenv("AWS_ACCESS_KEY_ID"), os.getenv("AWS_SECRET_ACCESS_KEY")
-      if not key or not secret then
-        return core.reject(core.error("aws", "no credentials: pass credentials= or set AWS_ACCESS_KEY_ID",
-          { code = "CredentialsError" }))
-      end
-      return core.resolve({ access_key_id = key, secret_access_key = secret,
-                            session_token = os.getenv("AWS_SESSION_TOKEN") })
-    end,
-  }
-end
-
-local function env_name(id)
-  return "AWS_ENDPOINT_URL_" .. id:upper():gsub("[^%w]", "_")
-end
-
-local function standin_region(opts)
-  return opts.region or os.getenv("AWS_REGION") or os.getenv("AWS_DEFAULT_REGION")
-end
-
-local function standin_endpoint(id, opts)
-  return opts.endpoint or os.getenv(env_name(id)) or os.getenv("AWS_ENDPOINT_URL")
 end
 
 -- ---------------------------------------------------------------------------
@@ -112,29 +76,23 @@ function M.new(service, opts, fname, level)
   end
   check.options(opts, client_options, fname, 1, level)
   check_option_types(opts, fname, level)
-  local region = have_config and config.region(opts) or standin_region(opts)
+  local region = config.region(opts)
   if not region then
     usage(level, "%s: no region: pass region= or set AWS_REGION", fname)
   end
-  local endpoint
-  if have_config then
-    endpoint = config.endpoint(service.id, opts)
-  else
-    endpoint = standin_endpoint(service.id, opts)
-  end
-  endpoint = endpoint or ("https://%s.%s.amazonaws.com"):format(service.endpoint_prefix, region)
+  local endpoint = config.endpoint(service.id, opts)
+    or ("https://%s.%s.amazonaws.com"):format(service.endpoint_prefix, region)
   if type(endpoint) ~= "string" or not endpoint:match("^https?://[^/]") then
     usage(level, "%s: bad endpoint '%s' (http:// or https:// URL expected)", fname, tostring(endpoint))
   end
   local max_attempts = opts.max_attempts
-  if not max_attempts and have_config then max_attempts = config.max_attempts(opts) end
-  if not max_attempts and not have_config then max_attempts = os.getenv("AWS_MAX_ATTEMPTS") end
+  if not max_attempts then max_attempts = config.max_attempts(opts) end
   max_attempts = math.tointeger(tonumber(max_attempts))
   local self = setmetatable({
     service = service.id, region = region, endpoint = endpoint:gsub("/+$", ""),
     _service = service, _max_attempts = max_attempts and max_attempts >= 1 and max_attempts or retry.MAX_ATTEMPTS,
     _timeout = opts.timeout, _connect_timeout = opts.connect_timeout,
-    _provider = have_creds and credentials.resolve(opts) or standin_provider(opts),
+    _provider = credentials.resolve(opts),
     _quota = retry.quota(), _skew = 0, _urls = {},
     _sign_req = {}, _sign_opts = { region = region, service = service.signing_name },
   }, Client)
@@ -149,33 +107,17 @@ end
 -- ---------------------------------------------------------------------------
 -- One attempt
 
-local function copy(t)
-  local out = {}
-  for k, v in pairs(t) do out[k] = v end
-  return out
-end
-
 -- Sends the request once, signed for `date` (a Unix time): a promise of
 -- the response.
 local function transmit(self, req, url, creds, date, timeout)
   local ropts = { method = req.method, url = url, body = req.body, timeout = timeout,
                   connect_timeout = self._connect_timeout, decompress = false }
-  if have_sign then
-    -- sign gives a new table: the request's headers and the signature's.
-    -- It runs to completion, so the client's two argument tables are reused.
-    local sreq, sopts = self._sign_req, self._sign_opts
-    sreq.method, sreq.url, sreq.headers, sreq.body = req.method, url, req.headers, req.body
-    sopts.date = date
-    ropts.headers = sign.sign(sreq, creds, sopts)
-  else
-    -- Stand-in: libcurl signs; it keeps an x-amz-date that is already set.
-    local headers = copy(req.headers)
-    headers["x-amz-date"] = os.date("!%Y%m%dT%H%M%SZ", date)
-    if creds.session_token then headers["x-amz-security-token"] = creds.session_token end
-    ropts.headers = headers
-    ropts.aws_sigv4 = { region = self.region, service = self._service.signing_name,
-                        key = creds.access_key_id, secret = creds.secret_access_key }
-  end
+  -- sign gives a new table: the request's headers and the signature's.
+  -- It runs to completion, so the client's two argument tables are reused.
+  local sreq, sopts = self._sign_req, self._sign_opts
+  sreq.method, sreq.url, sreq.headers, sreq.body = req.method, url, req.headers, req.body
+  sopts.date = date
+  ropts.headers = sign.sign(sreq, creds, sopts)
   return self._http:request(ropts)
 end
 
@@ -205,7 +147,7 @@ local function call(self, operation, req, url, opts)
   while true do
     attempts = attempts + 1
     local provider = self._provider
-    local creds = provider.current and provider:current() or provider:get():await()
+    local creds = provider:current() or provider:get():await()
     local ok, res = pawait(transmit(self, req, url, creds, os.time() + self._skew, timeout))
     local err, headers, free_retry
     if not ok then
@@ -230,7 +172,7 @@ local function call(self, operation, req, url, opts)
       err = errors.new { code = code, message = msg, status = res.status,
                          request_id = rid or header_request_id(res), service = service.id,
                          operation = operation }
-      if code and errors.EXPIRED_TOKEN[code] and self._provider.invalidate then
+      if code and errors.EXPIRED_TOKEN[code] then
         -- Fetch the credentials again, and retry once with them.
         self._provider:invalidate()
         free_retry = not expired_retried

@@ -70,8 +70,8 @@ for _, name in ipairs { "sqs", "sns", "sts", "lambda", "kinesis", "secretsmanage
   aws[name] = constructor(name)
 end
 
--- aws.sign(request, credentials, {region=, service=, date=, presign=}).
-local have_sign, sign = pcall(require, "tide.aws.sign")
-if have_sign then aws.sign = sign.sign end
+--- `aws.sign(request, credentials, {region=, service=, date=, presign=,
+--- unsigned_payload=})` -> headers, or the presigned URL (tide.aws.sign).
+aws.sign = require("tide.aws.sign").sign
 
 return aws
