@@ -254,6 +254,9 @@ function M.nginx(opts)
   for _ = 1, 30 do
     http_port, https_port = math.random(20000, 60000), math.random(20000, 60000)
     if http_port ~= https_port then
+      -- A failed try can leave its Unix sockets behind, and nginx would then
+      -- find them "in use" at every later try.
+      sh(("rm -f %s/*.sock"):format(dir))
       spit(dir .. "/locations.conf", locations(http_port, https_port))
       spit(dir .. "/nginx.conf", (nginx_conf(dir, http_port, https_port, is_root, workers):gsub("}\n$",
         function() return mtls_server(dir) .. "}\n" end)))
