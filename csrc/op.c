@@ -170,6 +170,21 @@ static int l_operation(lua_State *L) {
   return 3;
 }
 
+/* core.op_settled(ok, v) -> the promise of an operation that finished at
+ * once (a channel receive that found a value): fulfilled with v, or
+ * rejected with it when ok is false. It has cancel, which does nothing. */
+static int l_op_settled(lua_State *L) {
+  tide_ctx *ctx = tide_ctx_up(L);
+  int ok = lua_toboolean(L, 1);
+  lua_settop(L, 2);
+  tide_promise_new(L, ctx, sizeof(tide_op_promise), TIDE_K_OP, 1, NULL);
+  if (ok)
+    tide_resolve(L, ctx, 3, 2);
+  else
+    tide_settle(L, ctx, 3, TIDE_REJECTED, 2);
+  return 1;
+}
+
 /* ---------------------------------------------------------------------------
  * Abort signals (their methods are written in Lua: lua/tide/signal.lua) */
 
@@ -230,6 +245,7 @@ void tide_op_open(lua_State *L, tide_ctx *ctx) {
   static const luaL_Reg funcs[] = {{"cancel", l_cancel},
                                    {"cancelled_error", l_cancelled_error},
                                    {"operation", l_operation},
+                                   {"op_settled", l_op_settled},
                                    {NULL, NULL}};
   /* stack: core */
   tide_class_new(L, ctx, TIDE_SIGNAL_MT, NULL, NULL, NULL);

@@ -29,10 +29,12 @@ tide_promise *tide_promise_new(lua_State *L, tide_ctx *ctx, size_t size, tide_ki
   tide_promise *p = lua_newuserdatauv(L, size, nuv);
   memset(p, 0, size);
   p->kind = (uint8_t)kind;
-  /* The two metatables are looked up by ref, which is cheaper than by name. */
+  /* The metatables are looked up by ref, which is cheaper than by name. An
+   * operation's promise is a tide.operation (a promise with cancel). */
   lua_rawgeti(L, LUA_REGISTRYINDEX,
-              mt == NULL || strcmp(mt, TIDE_PROMISE_MT) == 0 ? ctx->promise_mt_ref
-                                                             : ctx->task_mt_ref);
+              kind == TIDE_K_OP                                 ? ctx->op_mt_ref
+              : mt == NULL || strcmp(mt, TIDE_PROMISE_MT) == 0 ? ctx->promise_mt_ref
+                                                                : ctx->task_mt_ref);
   lua_setmetatable(L, -2);
   return p;
 }
@@ -602,6 +604,7 @@ void tide_promise_open(lua_State *L, tide_ctx *ctx) {
   ctx->promise_mt = lua_topointer(L, -1);
   lua_pushvalue(L, -1);
   ctx->promise_mt_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  ctx->op_mt_ref = ctx->promise_mt_ref; /* until task.c makes tide.operation */
   lua_getfield(L, -1, "__index");
   lua_setfield(L, -3, "promise_methods"); /* for the fuzzer; extend with interpose */
   lua_setfield(L, -2, "promise_mt");

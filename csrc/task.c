@@ -142,6 +142,14 @@ static int task_tostring(lua_State *L) {
   return 1;
 }
 
+/* __tostring of an operation's promise: it reads as the promise it is. */
+static int op_tostring(lua_State *L) {
+  luaL_checkudata(L, 1, TIDE_OP_MT);
+  lua_settop(L, 1);
+  tide_promise_push_tostring(L, 1, TIDE_PROMISE_MT, "pending");
+  return 1;
+}
+
 /* Pushes the task userdata (anchored while it is unfinished). */
 static void push_task(lua_State *L, tide_ctx *ctx, tide_task *task) {
   tide_push_anchored(L, ctx, task->base.op.ref);
@@ -309,15 +317,18 @@ static void task_cancel(lua_State *L, tide_ctx *ctx, int t, int err) {
   }
 }
 
-/* task:cancel([reason]) -> true if the task was pending */
-static int m_cancel(lua_State *L) {
+/* task:cancel([reason]), op:cancel([reason]) -> true if it was pending:
+ * stops its work and rejects it with a `cancelled` error. */
+static int cancel_with(lua_State *L, const char *mt) {
   tide_ctx *ctx = tide_ctx_up(L);
-  luaL_checkudata(L, 1, TIDE_TASK_MT);
+  luaL_checkudata(L, 1, mt);
   lua_settop(L, 2);
   tide_push_cancelled(L, 2);
   lua_pushboolean(L, tide_cancel(L, ctx, 1, 3));
   return 1;
 }
+static int m_cancel(lua_State *L) { return cancel_with(L, TIDE_TASK_MT); }
+static int m_op_cancel(lua_State *L) { return cancel_with(L, TIDE_OP_MT); }
 
 /* ---------------------------------------------------------------------------
  * await */
@@ -550,6 +561,8 @@ void tide_task_open(lua_State *L, tide_ctx *ctx) {
   static const luaL_Reg task_methods[] = {
       {"cancel", m_cancel}, {"traceback", m_traceback}, {NULL, NULL}};
   static const luaL_Reg promise_methods[] = {{"await", l_await}, {NULL, NULL}};
+  static const luaL_Reg op_methods[] = {{"cancel", m_op_cancel}, {NULL, NULL}};
+  static const luaL_Reg op_metamethods[] = {{"__tostring", op_tostring}, {NULL, NULL}};
   static const luaL_Reg task_metamethods[] = {{"__tostring", task_tostring},
                                               {NULL, NULL}};
   tide_reaction_register(ctx, TIDE_K_TASK, task_react);
@@ -559,6 +572,13 @@ void tide_task_open(lua_State *L, tide_ctx *ctx) {
   lua_getfield(L, -1, "promise_methods");
   tide_setfuncs(L, ctx, promise_methods);
   lua_pop(L, 1);
+  /* An operation's promise is a promise with cancel (DESIGN.md, "Cancelling
+   * one operation"); a plain promise has no work to stop and no cancel. */
+  tide_class_new(L, ctx, TIDE_OP_MT, TIDE_PROMISE_MT, op_methods, op_metamethods);
+  ctx->op_mt = lua_topointer(L, -1);
+  lua_pushvalue(L, -1);
+  ctx->op_mt_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  lua_setfield(L, -2, "operation_mt");
   tide_class_new(L, ctx, TIDE_TASK_MT, TIDE_PROMISE_MT, task_methods, task_metamethods);
   ctx->task_mt = lua_topointer(L, -1);
   lua_pushvalue(L, -1);

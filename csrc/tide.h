@@ -44,6 +44,8 @@
  * messages name the type). */
 #define TIDE_PROMISE_MT "tide.promise"
 #define TIDE_TASK_MT "tide.task"
+/* The promises of operations (TIDE_K_OP): a tide.promise with cancel. */
+#define TIDE_OP_MT "tide.operation"
 #define TIDE_ERROR_MT "tide.error"
 #define TIDE_SIGNAL_MT                                                                   \
   "tide.signal" /* its methods: lua/tide/signal.lua, by interpose                        \
@@ -347,8 +349,8 @@ struct tide_ctx {
   int anchor_nfree, anchor_capfree, anchor_top;
   int tracebacks;                   /* registry ref: failing coroutine -> traceback */
   int on_unhandled;                 /* registry ref of the handler or LUA_NOREF */
-  const void *promise_mt, *task_mt; /* metatable identities */
-  int promise_mt_ref, task_mt_ref;  /* the same tables, by registry ref */
+  const void *promise_mt, *task_mt, *op_mt; /* metatable identities */
+  int promise_mt_ref, task_mt_ref, op_mt_ref; /* the same tables, by registry ref */
   uint32_t n_live_tasks;
   int gc_stress; /* full collection at every await and callback */
   int closed;    /* the state is closing: no more Lua */
@@ -425,7 +427,7 @@ static inline tide_promise *tide_topromise(lua_State *L, tide_ctx *ctx, int idx)
   if (lua_type(L, idx) != LUA_TUSERDATA || !lua_getmetatable(L, idx)) return NULL;
   mt = lua_topointer(L, -1);
   lua_pop(L, 1);
-  if (mt != ctx->promise_mt && mt != ctx->task_mt) return NULL;
+  if (mt != ctx->promise_mt && mt != ctx->task_mt && mt != ctx->op_mt) return NULL;
   return lua_touserdata(L, idx);
 }
 

@@ -37,17 +37,17 @@ function Channel:send(v, opts)
   if v == nil then error("bad argument #1 to 'send' (a channel cannot carry nil: nil marks its end)", 2) end
   local sig, rejected = signal.options(opts, "tide.channel:send", 2)
   if rejected then return rejected end
-  if self.closed then return core.reject(closed_error()) end
+  if self.closed then return core.op_settled(false, closed_error()) end
   local r = self.receivers:shift()
   if r then
     r.resolve(v)
-    return core.resolve(nil)
+    return core.op_settled(true, nil)
   end
   if self.count < self.capacity then
     self.count = self.count + 1
     self.tail = self.tail + 1
     self.items[self.tail] = v
-    return core.resolve(nil)
+    return core.op_settled(true, nil)
   end
   return self.senders:push(v, sig)
 end
@@ -110,8 +110,8 @@ function Channel:recv(opts)
   local sig, rejected = signal.options(opts, "tide.channel:recv", 1)
   if rejected then return rejected end
   local v = take(self)
-  if v ~= nil then return core.resolve(v) end
-  if self.closed then return core.resolve(nil) end
+  if v ~= nil then return core.op_settled(true, v) end
+  if self.closed then return core.op_settled(true, nil) end
   return self.receivers:push(nil, sig)
 end
 

@@ -31,7 +31,7 @@ local Promise = {}
 --- @return tide.promise
 function Promise:finally(f)
   local mt = getmetatable(self)
-  if mt ~= core.promise_mt and mt ~= core.task_mt then
+  if mt ~= core.promise_mt and mt ~= core.task_mt and mt ~= core.operation_mt then
     error("bad argument #1 to 'finally' (tide.promise expected; call it as promise:finally(f))", 2)
   end
   if not check.is_callable(f) then return self:next(f, f) end

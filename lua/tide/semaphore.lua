@@ -30,7 +30,7 @@ function Semaphore:acquire(opts)
   if rejected then return rejected end
   if self.available > 0 and not self.waiters:waiting() then
     self.available = self.available - 1
-    return core.resolve(nil)
+    return core.op_settled(true, nil)
   end
   return self.waiters:push(nil, sig)
 end

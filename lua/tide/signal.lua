@@ -172,7 +172,7 @@ function M.options(opts, fname, n, known, level)
   if opts == nil then return nil, nil end
   check.options(opts, known, fname, n, (level or 2) + 1)
   local sig = opts.signal
-  if sig and sig.aborted then return sig, core.reject(sig.reason) end
+  if sig and sig.aborted then return sig, core.op_settled(false, sig.reason) end
   return sig, nil
 end
 
@@ -188,10 +188,15 @@ function M.follow(p, signal, target)
   target = target or p
   if signal.aborted then
     cancel(target, cancelled_error(signal.reason))
-    return core.reject(signal.reason)
+    return core.op_settled(false, signal.reason)
   end
-  local out, resolve, reject = core.deferred()
-  local stop = signal:on_abort(function(reason)
+  local stop
+  -- Cancelling the result (out:cancel()) cancels the target.
+  local out, resolve, reject = core.operation(function(err)
+    stop()
+    cancel(target, err)
+  end)
+  stop = signal:on_abort(function(reason)
     reject(reason)
     cancel(target, cancelled_error(reason))
   end)

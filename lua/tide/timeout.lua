@@ -26,12 +26,16 @@ local function timeout(s, work, opts)
   check.seconds(s, 1, "timeout")
   local sig, rejected = signal.options(opts, "tide.timeout", 3)
   if rejected then return rejected end
-  local result, resolve, reject = core.deferred()
-  local target
+  local target, timer
+  -- Cancelling the result (result:cancel()) stops the clock and the work.
+  local result, resolve, reject = core.operation(function(err)
+    if timer then timer:cancel() end
+    if target then core.cancel(target, err) end
+  end)
   if is_callable(work) then
     local child = core.spawn(work)
     local expired
-    local timer = core.set_timeout(function()
+    timer = core.set_timeout(function()
       expired = timeout_error(s)
       core.cancel(child, core.cancelled_error(expired))
     end, s)
@@ -51,7 +55,7 @@ local function timeout(s, work, opts)
     target = child
   else
     local p = core.resolve(work)
-    local timer = core.set_timeout(function()
+    timer = core.set_timeout(function()
       local err = timeout_error(s)
       reject(err)
       core.cancel(p, core.cancelled_error(err))
