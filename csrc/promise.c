@@ -32,9 +32,9 @@ tide_promise *tide_promise_new(lua_State *L, tide_ctx *ctx, size_t size, tide_ki
   /* The metatables are looked up by ref, which is cheaper than by name. An
    * operation's promise is a tide.operation (a promise with cancel). */
   lua_rawgeti(L, LUA_REGISTRYINDEX,
-              kind == TIDE_K_OP                                 ? ctx->op_mt_ref
-              : mt == NULL || strcmp(mt, TIDE_PROMISE_MT) == 0 ? ctx->promise_mt_ref
-                                                                : ctx->task_mt_ref);
+              kind == TIDE_K_OP || (mt && strcmp(mt, TIDE_OP_MT) == 0) ? ctx->op_mt_ref
+              : mt == NULL || strcmp(mt, TIDE_PROMISE_MT) == 0          ? ctx->promise_mt_ref
+                                                                         : ctx->task_mt_ref);
   lua_setmetatable(L, -2);
   return p;
 }

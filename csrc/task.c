@@ -321,9 +321,17 @@ static void task_cancel(lua_State *L, tide_ctx *ctx, int t, int err) {
  * stops its work and rejects it with a `cancelled` error. */
 static int cancel_with(lua_State *L, const char *mt) {
   tide_ctx *ctx = tide_ctx_up(L);
-  luaL_checkudata(L, 1, mt);
+  tide_promise *p = luaL_checkudata(L, 1, mt);
   lua_settop(L, 2);
   tide_push_cancelled(L, 2);
+  if (p->kind == TIDE_K_PROMISE) {
+    /* An operation with nothing to stop (a zero sleep, which the check
+     * phase fulfils unless it is settled by then). */
+    int pending = p->state == TIDE_PENDING;
+    tide_settle(L, ctx, 1, TIDE_REJECTED, 3);
+    lua_pushboolean(L, pending);
+    return 1;
+  }
   lua_pushboolean(L, tide_cancel(L, ctx, 1, 3));
   return 1;
 }

@@ -195,8 +195,10 @@ static int l_sleep(lua_State *L) {
     sig = tide_opt_signal(L, 2, "tide.sleep");
   }
   if (ms == 0 && !sig) {
-    /* One loop turn: a plain promise that the check phase fulfils. */
-    tide_promise_new(L, ctx, sizeof(tide_promise), TIDE_K_PROMISE, 1, NULL);
+    /* One loop turn: a plain promise that the check phase fulfils (with
+     * the class of operations: cancelling it rejects it at once, and the
+     * check phase then finds it settled). */
+    tide_promise_new(L, ctx, sizeof(tide_promise), TIDE_K_PROMISE, 1, TIDE_OP_MT);
     push_immediate(L, ctx, -1, 1);
     return 1;
   }
