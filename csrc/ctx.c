@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "tide.h"
 
@@ -170,6 +171,31 @@ static const char *safe_tostring(lua_State *L, int idx) {
   return lua_tostring(L, -1);
 }
 
+/* Whether a script runs (lua5.4 file.lua, lua5.4 -, lua5.4 -e code, code
+ * piped to lua5.4), rather than the interactive REPL (lua5.4, lua5.4 -i) or
+ * a host that sets no `arg`: lua.c's global arg has the script at 0 and
+ * the interpreter's own arguments below it. */
+static int in_script(lua_State *L) {
+  int script = 0, e = 0, i = 0, top = lua_gettop(L);
+  if (lua_getglobal(L, "arg") != LUA_TTABLE) {
+    lua_settop(L, top);
+    return 0;
+  }
+  script = lua_rawgeti(L, -1, -1) != LUA_TNIL; /* a script name at arg[0] */
+  lua_pop(L, 1);
+  for (lua_Integer k = script ? -1 : 1;; k += script ? -1 : 1) {
+    const char *a;
+    if (lua_rawgeti(L, -1, k) != LUA_TSTRING) break;
+    a = lua_tostring(L, -1);
+    lua_pop(L, 1);
+    if (strcmp(a, "-i") == 0) i = 1;
+    if (strncmp(a, "-e", 2) == 0) e = 1;
+  }
+  lua_settop(L, top);
+  if (i) return 0;
+  return script || e || !isatty(STDIN_FILENO);
+}
+
 /* The default handler: writes the reason, and the failed task's traceback
  * when there is one, to stderr. (reason, promise [, traceback]) */
 static int default_unhandled(lua_State *L) {
@@ -188,6 +214,14 @@ static int default_unhandled(lua_State *L) {
           lua_tostring(L, 4));
   if (tb) fprintf(stderr, "%s\n", tb);
   fflush(stderr);
+  if (ctx->failure == LUA_NOREF && in_script(L)) {
+    /* As in Node 15+: lost work fails a script, once it is reported. */
+    tide_error_push(L, "unhandled", "the script stops: an unhandled %s (reported above)",
+                    p ? "rejection" : "error in a callback");
+    lua_pushvalue(L, 1);
+    lua_setfield(L, -2, "cause");
+    ctx->failure = luaL_ref(L, LUA_REGISTRYINDEX);
+  }
   return 0;
 }
 
@@ -469,6 +503,7 @@ tide_ctx *tide_ctx_new(lua_State *L) {
   tide_ring_init(L, &ctx->rejections, 16);
   ctx->anchors = new_ref_table(L);
   ctx->tracebacks = new_ref_table(L);
+  ctx->failure = LUA_NOREF;
   tide_push_ctx(L, ctx);
   lua_pushcclosure(L, default_unhandled, 1);
   ctx->on_unhandled = luaL_ref(L, LUA_REGISTRYINDEX);

@@ -21,6 +21,7 @@
 typedef struct loop_state {
   uv_signal_t sigint; /* Ctrl-C while the top level waits */
   int interrupted;    /* 1: Ctrl-C cancelled the wait; 2: stop waiting now */
+  int failing;        /* ctx->failure cancelled the wait */
   struct sigaction saved_sigint;
 } loop_state;
 
@@ -110,22 +111,41 @@ static int turn(lua_State *L, tide_ctx *ctx) {
   return alive || ctx->q_count > 0;
 }
 
+/* An unhandled error fails the script (ctx->failure): cancels what the top
+ * level waits for with it, as Ctrl-C does, so that cleanup runs. Returns 1
+ * if the wait is to stop now. */
+static int fail_wait(lua_State *L, tide_ctx *ctx) {
+  int cancelled;
+  if (loop_of(ctx)->failing) return 0;
+  loop_of(ctx)->failing = 1;
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &waited_key);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, ctx->failure);
+  tide_push_cancelled(L, -1);
+  cancelled = tide_cancel(L, ctx, -3, -1);
+  lua_pop(L, 3);
+  tide_drain(ctx);
+  return !cancelled;
+}
+
 /* Protected body of a wait. upvalues: none; args: ctx, promise or nil. */
 static int drive(lua_State *L) {
   tide_ctx *ctx = lua_touserdata(L, 1);
   tide_promise *pr = lua_touserdata(L, 2);
   tide_drain(ctx);
   if (pr == NULL) {
-    while (turn(L, ctx)) {
+    while (ctx->failure == LUA_NOREF && turn(L, ctx)) {
     }
     return 0;
   }
   while (pr->state == TIDE_PENDING && loop_of(ctx)->interrupted != 2) {
+    if (ctx->failure != LUA_NOREF && fail_wait(L, ctx)) return 0;
     if (!turn(L, ctx) && pr->state == TIDE_PENDING) {
       lua_pushboolean(L, 1); /* deadlock */
       return 1;
     }
   }
+  /* Rejections of the last turn are reported before the wait ends. */
+  if (ctx->rejections.count && ctx->failure == LUA_NOREF) turn(L, ctx);
   return 0;
 }
 
@@ -154,9 +174,16 @@ static void wait_on(lua_State *L, tide_ctx *ctx, int p, const char *what) {
   ctx->draining = 0;
   ctx->busy--;
   ctx->L = NULL;
+  loop_of(ctx)->failing = 0;
   if (status != LUA_OK) lua_error(L);
   deadlock = lua_toboolean(L, -1);
   lua_pop(L, 1);
+  if (ctx->failure != LUA_NOREF) {
+    lua_rawgeti(L, LUA_REGISTRYINDEX, ctx->failure);
+    luaL_unref(L, LUA_REGISTRYINDEX, ctx->failure);
+    ctx->failure = LUA_NOREF;
+    lua_error(L);
+  }
   if (loop_of(ctx)->interrupted == 2) {
     loop_of(ctx)->interrupted = 0;
     lua_rawgetp(L, LUA_REGISTRYINDEX, &interrupt_key);
