@@ -33,8 +33,8 @@ tide_promise *tide_promise_new(lua_State *L, tide_ctx *ctx, size_t size, tide_ki
    * operation's promise is a tide.operation (a promise with cancel). */
   lua_rawgeti(L, LUA_REGISTRYINDEX,
               kind == TIDE_K_OP || (mt && strcmp(mt, TIDE_OP_MT) == 0) ? ctx->op_mt_ref
-              : mt == NULL || strcmp(mt, TIDE_PROMISE_MT) == 0          ? ctx->promise_mt_ref
-                                                                         : ctx->task_mt_ref);
+              : mt == NULL || strcmp(mt, TIDE_PROMISE_MT) == 0 ? ctx->promise_mt_ref
+                                                               : ctx->task_mt_ref);
   lua_setmetatable(L, -2);
   return p;
 }
