@@ -216,11 +216,9 @@ static int default_unhandled(lua_State *L) {
   fflush(stderr);
   if (ctx->failure == LUA_NOREF && in_script(L)) {
     /* As in Node 15+: lost work fails a script, once it is reported. */
-    tide_error_push(L, "unhandled", "the script stops: an unhandled %s (reported above)",
-                    p ? "rejection" : "error in a callback");
     lua_pushvalue(L, 1);
-    lua_setfield(L, -2, "cause");
     ctx->failure = luaL_ref(L, LUA_REGISTRYINDEX);
+    ctx->failure_in_callback = p == NULL;
   }
   return 0;
 }

@@ -111,6 +111,19 @@ static int turn(lua_State *L, tide_ctx *ctx) {
   return alive || ctx->q_count > 0;
 }
 
+/* Pushes the `unhandled` error that ends the script, caused by the error
+ * nobody handled (ctx->failure); `clear`: forgets that error. */
+static void push_failure(lua_State *L, tide_ctx *ctx, int clear) {
+  tide_error_push(L, "unhandled", "the script stops: an unhandled %s (reported above)",
+                  ctx->failure_in_callback ? "error in a callback" : "rejection");
+  lua_rawgeti(L, LUA_REGISTRYINDEX, ctx->failure);
+  lua_setfield(L, -2, "cause");
+  if (clear) {
+    luaL_unref(L, LUA_REGISTRYINDEX, ctx->failure);
+    ctx->failure = LUA_NOREF;
+  }
+}
+
 /* An unhandled error fails the script (ctx->failure): cancels what the top
  * level waits for with it, as Ctrl-C does, so that cleanup runs. Returns 1
  * if the wait is to stop now. */
@@ -119,7 +132,7 @@ static int fail_wait(lua_State *L, tide_ctx *ctx) {
   if (loop_of(ctx)->failing) return 0;
   loop_of(ctx)->failing = 1;
   lua_rawgetp(L, LUA_REGISTRYINDEX, &waited_key);
-  lua_rawgeti(L, LUA_REGISTRYINDEX, ctx->failure);
+  push_failure(L, ctx, 0);
   tide_push_cancelled(L, -1);
   cancelled = tide_cancel(L, ctx, -3, -1);
   lua_pop(L, 3);
@@ -179,9 +192,7 @@ static void wait_on(lua_State *L, tide_ctx *ctx, int p, const char *what) {
   deadlock = lua_toboolean(L, -1);
   lua_pop(L, 1);
   if (ctx->failure != LUA_NOREF) {
-    lua_rawgeti(L, LUA_REGISTRYINDEX, ctx->failure);
-    luaL_unref(L, LUA_REGISTRYINDEX, ctx->failure);
-    ctx->failure = LUA_NOREF;
+    push_failure(L, ctx, 1);
     lua_error(L);
   }
   if (loop_of(ctx)->interrupted == 2) {

@@ -349,10 +349,12 @@ struct tide_ctx {
   int anchor_nfree, anchor_capfree, anchor_top;
   int tracebacks;   /* registry ref: failing coroutine -> traceback */
   int on_unhandled; /* registry ref of the handler or LUA_NOREF */
-  /* Registry ref of the `unhandled` error that ends a script (the default
+  /* Registry ref of the unhandled error that ends a script (the default
    * handler's policy in a script, DESIGN.md "Diagnostics"), or LUA_NOREF:
-   * the driver cancels what the top level waits for, then raises it. */
+   * the driver cancels what the top level waits for, then raises an
+   * `unhandled` error caused by it. */
   int failure;
+  int failure_in_callback; /* it was an error in a callback, not a rejection */
   const void *promise_mt, *task_mt, *op_mt;   /* metatable identities */
   int promise_mt_ref, task_mt_ref, op_mt_ref; /* the same tables, by registry ref */
   uint32_t n_live_tasks;
