@@ -584,13 +584,15 @@ static int l_interpose(lua_State *L) {
       strcmp(k, "__metatable") == 0 || strcmp(k, "__mode") == 0)
     luaL_argerror(L, 2, "this metamethod belongs to the C core");
   class_target(L, name, k); /* 6 */
-  lua_getfield(L, -1, k);   /* 7: previous */
+  lua_pushstring(L, k);
+  lua_rawget(L, -2); /* 7: previous (raw: a class's methods may raise on misses) */
   lua_pushvalue(L, 3);
   lua_setfield(L, 6, k);
   for (lua_Integer i = 1, n = (lua_Integer)lua_rawlen(L, heirs); i <= n; i++) {
     lua_rawgeti(L, heirs, i);
     class_target(L, lua_tostring(L, -1), k);
-    lua_getfield(L, -1, k);
+    lua_pushstring(L, k);
+    lua_rawget(L, -2);
     if (lua_rawequal(L, -1, 7)) {
       lua_pushvalue(L, 3);
       lua_setfield(L, -3, k);

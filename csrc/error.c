@@ -51,6 +51,56 @@ int tide_is_error(lua_State *L, int idx, const char *kind) {
 
 /* The chain is bounded so that a cycle of causes cannot loop forever. */
 #define CAUSE_DEPTH 16
+/* The most causes of an aggregate error that its text lists. */
+#define AGGREGATE_SHOWN 16
+
+static int tostring_unprotected(lua_State *L) {
+  luaL_tolstring(L, 1, NULL);
+  return 1;
+}
+
+/* Pushes tostring(value at idx), or a fallback text when that raises: the
+ * text of an error never fails because of a cause. */
+static void push_safe_tostring(lua_State *L, int idx) {
+  idx = lua_absindex(L, idx);
+  lua_pushcfunction(L, tostring_unprotected);
+  lua_pushvalue(L, idx);
+  if (lua_pcall(L, 1, 1, 0) != LUA_OK || lua_type(L, -1) != LUA_TSTRING) {
+    lua_pop(L, 1);
+    lua_pushfstring(L, "(a %s whose __tostring raised an error)", luaL_typename(L, idx));
+  }
+}
+
+/* Appends to the text at the top the causes of the aggregate error at e
+ * (its `errors` list), one per line. */
+static void add_aggregate_causes(lua_State *L, int e) {
+  int text = lua_gettop(L), list = text + 1;
+  lua_Integer n;
+  if (lua_getfield(L, e, "errors") != LUA_TTABLE) {
+    lua_settop(L, text);
+    return;
+  }
+  lua_getfield(L, list, "n");
+  n = lua_isinteger(L, -1) ? lua_tointeger(L, -1) : (lua_Integer)lua_rawlen(L, list);
+  lua_pop(L, 1);
+  for (lua_Integer i = 1; i <= n && i <= AGGREGATE_SHOWN; i++) {
+    lua_pushvalue(L, text);
+    lua_rawgeti(L, list, i);
+    push_safe_tostring(L, -1);
+    lua_pushfstring(L, "\n  [%I] %s", i, lua_tostring(L, -1));
+    lua_replace(L, -3);
+    lua_pop(L, 1);
+    lua_concat(L, 2);
+    lua_replace(L, text);
+  }
+  if (n > AGGREGATE_SHOWN) {
+    lua_pushvalue(L, text);
+    lua_pushfstring(L, "\n  ... and %I more", n - AGGREGATE_SHOWN);
+    lua_concat(L, 2);
+    lua_replace(L, text);
+  }
+  lua_settop(L, text);
+}
 
 static int error_tostring(lua_State *L) {
   lua_settop(L, 1);
@@ -62,7 +112,7 @@ static int error_tostring(lua_State *L) {
       lua_concat(L, 2);
     }
     if (!tide_is_error(L, 2, NULL)) {
-      luaL_tolstring(L, 2, NULL);
+      push_safe_tostring(L, 2);
       lua_concat(L, 2);
       break;
     }
@@ -73,6 +123,7 @@ static int error_tostring(lua_State *L) {
     lua_replace(L, 4);
     lua_pop(L, 1);
     lua_concat(L, 2);
+    if (tide_is_error(L, 2, "aggregate")) add_aggregate_causes(L, 2);
     if (lua_getfield(L, 2, "cause") == LUA_TNIL) break;
     lua_replace(L, 2);
   }

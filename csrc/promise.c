@@ -584,6 +584,28 @@ static int promise_tostring(lua_State *L) {
   return 1;
 }
 
+/* __index of a promise class's methods table: a miss. upvalues: ctx, the
+ * class's name as shown. (methods, key) */
+static int no_field(lua_State *L) {
+  const char *k = lua_tostring(L, 2);
+  if (lua_type(L, 2) != LUA_TSTRING || (k[0] == '_' && k[1] == '_') ||
+      strcmp(k, "then") == 0 || strcmp(k, "cancel") == 0)
+    return 0;
+  return luaL_error(L, "%s has no field '%s' (did you forget :await()?)",
+                    lua_tostring(L, lua_upvalueindex(2)), k);
+}
+
+void tide_class_strict(lua_State *L, tide_ctx *ctx, const char *shown) {
+  lua_getfield(L, -1, "__index");
+  lua_createtable(L, 0, 1);
+  tide_push_ctx(L, ctx);
+  lua_pushstring(L, shown);
+  lua_pushcclosure(L, no_field, 2);
+  lua_setfield(L, -2, "__index");
+  lua_setmetatable(L, -2);
+  lua_pop(L, 1);
+}
+
 void tide_promise_open(lua_State *L, tide_ctx *ctx) {
   static const luaL_Reg funcs[] = {{"promise", l_promise},
                                    {"deferred", l_deferred},
@@ -601,6 +623,7 @@ void tide_promise_open(lua_State *L, tide_ctx *ctx) {
   static const luaL_Reg metamethods[] = {{"__tostring", promise_tostring}, {NULL, NULL}};
   /* stack: core */
   tide_class_new(L, ctx, TIDE_PROMISE_MT, NULL, methods, metamethods);
+  tide_class_strict(L, ctx, TIDE_PROMISE_MT);
   ctx->promise_mt = lua_topointer(L, -1);
   lua_pushvalue(L, -1);
   ctx->promise_mt_ref = luaL_ref(L, LUA_REGISTRYINDEX);

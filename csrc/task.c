@@ -583,11 +583,13 @@ void tide_task_open(lua_State *L, tide_ctx *ctx) {
   /* An operation's promise is a promise with cancel (DESIGN.md, "Cancelling
    * one operation"); a plain promise has no work to stop and no cancel. */
   tide_class_new(L, ctx, TIDE_OP_MT, TIDE_PROMISE_MT, op_methods, op_metamethods);
+  tide_class_strict(L, ctx, TIDE_PROMISE_MT);
   ctx->op_mt = lua_topointer(L, -1);
   lua_pushvalue(L, -1);
   ctx->op_mt_ref = luaL_ref(L, LUA_REGISTRYINDEX);
   lua_setfield(L, -2, "operation_mt");
   tide_class_new(L, ctx, TIDE_TASK_MT, TIDE_PROMISE_MT, task_methods, task_metamethods);
+  tide_class_strict(L, ctx, TIDE_TASK_MT);
   ctx->task_mt = lua_topointer(L, -1);
   lua_pushvalue(L, -1);
   ctx->task_mt_ref = luaL_ref(L, LUA_REGISTRYINDEX);

@@ -140,6 +140,14 @@ void tide_push_rejected(lua_State *L, tide_ctx *ctx, int e, int quiet);
 void tide_promise_push_tostring(lua_State *L, int idx, const char *name,
                                 const char *pending);
 void tide_promise_open(lua_State *L, tide_ctx *ctx);
+/* Makes indexing an object of the class whose metatable is on top with a
+ * name it does not have raise `<shown> has no field 'json' (did you forget
+ * :await()?)`. Method lookups that hit cost nothing more: the raise is the
+ * __index of the methods table's own metatable, reached only on a miss.
+ * `then` (which thenable detection asks for), `cancel` (which code may ask
+ * for to see whether a promise can be cancelled) and names that start with
+ * "__" stay nil. */
+void tide_class_strict(lua_State *L, tide_ctx *ctx, const char *shown);
 
 /* ---------------------------------------------------------------------------
  * Operations and their cancellation */

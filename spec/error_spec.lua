@@ -188,7 +188,7 @@ describe("tostring of a tide.error", function()
         { cause = tide.error("inner-kind", "inner message", { cause = "root cause" }) }))
       tide.run()
     ]])
-    assert.equal(0, status)
+    assert.equal(1, status)
     assert.matches("outer-kind: outer message\ncaused by: inner-kind: inner message\ncaused by: root cause",
       out, 1, true)
   end)

@@ -478,18 +478,19 @@ describe("unhandled rejections", function()
     assert.is_true(reports >= 2, "reports: " .. reports)
   end)
 
-  it("go to stderr by default, with the task's traceback", function()
-    local out = helper.lua([[
+  it("go to stderr by default, with the task's traceback, and fail the script", function()
+    local out, status = helper.lua([[
       local tide = require "tide"
       local function explode() error("kaboom") end
       tide.spawn(function() tide.sleep(0):await(); explode() end)
       tide.run()
       print("still running")
     ]])
+    assert.equal(1, status)
     assert.matches("tide: unhandled rejection: [^\n]*kaboom", out)
     assert.matches("stack traceback:", out, 1, true)
     assert.matches("explode", out, 1, true)
-    assert.matches("still running", out, 1, true)
+    assert.is_nil(out:find("still running", 1, true))
   end)
 end)
 
