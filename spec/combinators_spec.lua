@@ -373,7 +373,9 @@ describe("tide.any", function()
       assert.is_true(tide.is_error(err, "aggregate"))
       assert.equal("aggregate", err.kind)
       assert.equal("all 3 promises were rejected", err.message)
-      assert.equal("aggregate: all 3 promises were rejected", tostring(err))
+      -- Its text lists each cause (issue 10).
+      assert.equal(("aggregate: all 3 promises were rejected\n  [1] %s\n  [2] %s\n  [3] %s"):format(
+        tostring(r1), tostring(r2), tostring(r3)), tostring(err))
       assert.equal(3, err.errors.n)
       assert.is_true(rawequal(r1, err.errors[1]))
       assert.is_true(rawequal(r2, err.errors[2]))
