@@ -139,6 +139,19 @@ static void report(lua_State *L, tide_ctx *ctx, int err, int p, int tb);
 
 void tide_call_cb(lua_State *L, tide_ctx *ctx, int nargs) {
   int fn = lua_gettop(L) - nargs;
+  uint64_t t0 = 0;
+  lua_Debug ar;
+  char what[96];
+  if (ctx->slow_ns) {
+    /* tide.debug{slow=}: the callback is named by where it was written. */
+    lua_pushvalue(L, fn);
+    if (lua_getinfo(L, ">S", &ar) && ar.linedefined > 0)
+      snprintf(what, sizeof what, "a callback (function at %s:%d)", ar.short_src,
+               ar.linedefined);
+    else
+      snprintf(what, sizeof what, "a callback");
+    t0 = uv_hrtime();
+  }
   lua_pushcfunction(L, callback_msgh);
   lua_insert(L, fn);
   tide_gc_stress(L, ctx);
@@ -148,6 +161,55 @@ void tide_call_cb(lua_State *L, tide_ctx *ctx, int nargs) {
     lua_pop(L, 2);
   }
   lua_pop(L, 1);
+  if (t0) tide_slow_check(L, ctx, t0, what, NULL);
+}
+
+/* ---------------------------------------------------------------------------
+ * Origins and slow steps */
+
+void tide_origin_record(lua_State *L, tide_ctx *ctx, int obj) {
+  lua_Debug ar;
+  obj = lua_absindex(L, obj);
+  for (int level = 1; lua_getstack(L, level, &ar); level++) {
+    if (!lua_getinfo(L, "Sl", &ar) || ar.currentline <= 0) continue;
+    if (ctx->lib_len && strncmp(ar.source, ctx->lib, ctx->lib_len) == 0) continue;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, ctx->origins);
+    lua_pushvalue(L, obj);
+    lua_pushfstring(L, "%s:%d", ar.short_src, ar.currentline);
+    lua_rawset(L, -3);
+    lua_pop(L, 1);
+    return;
+  }
+}
+
+void tide_origin_push(lua_State *L, tide_ctx *ctx, int obj) {
+  obj = lua_absindex(L, obj);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, ctx->origins);
+  lua_pushvalue(L, obj);
+  lua_rawget(L, -2);
+  lua_remove(L, -2);
+}
+
+void tide_slow_check(lua_State *L, tide_ctx *ctx, uint64_t t0, const char *what,
+                     lua_State *co) {
+  uint64_t dt = uv_hrtime() - t0;
+  int top = lua_gettop(L);
+  if (dt <= ctx->slow_ns || ctx->on_slow == LUA_NOREF) return;
+  lua_rawgeti(L, LUA_REGISTRYINDEX, ctx->on_slow);
+  lua_createtable(L, 0, 3);
+  lua_pushnumber(L, (double)dt / 1e9);
+  lua_setfield(L, -2, "seconds");
+  lua_pushstring(L, what);
+  lua_setfield(L, -2, "what");
+  /* A task's traceback shows where its step ended; a callback has returned
+   * and `what` names it. */
+  if (co) {
+    luaL_traceback(L, co, NULL, 0);
+    lua_setfield(L, -2, "traceback");
+  }
+  /* A handler that raises is reported like a callback's error. */
+  if (lua_pcall(L, 1, 0, 0) != LUA_OK) report(L, ctx, -1, 0, 0);
+  lua_settop(L, top);
 }
 
 /* ---------------------------------------------------------------------------
@@ -212,6 +274,16 @@ static int default_unhandled(lua_State *L) {
   }
   fprintf(stderr, "tide: unhandled %s: %s\n", p ? "rejection" : "error in a callback",
           lua_tostring(L, 4));
+  if (p) {
+    /* Where the promise was made: a task's spawn, an operation's start, any
+     * promise's with tide.debug{origins = true}. */
+    tide_origin_push(L, ctx, 2);
+    if (lua_type(L, -1) == LUA_TSTRING)
+      fprintf(stderr, "(the %s was %s at %s)\n",
+              p->kind == TIDE_K_TASK ? "task" : "promise",
+              p->kind == TIDE_K_TASK ? "spawned" : "made", lua_tostring(L, -1));
+    lua_pop(L, 1);
+  }
   if (tb) fprintf(stderr, "%s\n", tb);
   fflush(stderr);
   if (ctx->failure == LUA_NOREF && in_script(L)) {
@@ -502,6 +574,14 @@ tide_ctx *tide_ctx_new(lua_State *L) {
   ctx->anchors = new_ref_table(L);
   ctx->tracebacks = new_ref_table(L);
   ctx->failure = LUA_NOREF;
+  lua_newtable(L);
+  lua_createtable(L, 0, 1);
+  lua_pushliteral(L, "k");
+  lua_setfield(L, -2, "__mode");
+  lua_setmetatable(L, -2);
+  ctx->origins = luaL_ref(L, LUA_REGISTRYINDEX);
+  ctx->on_slow = LUA_NOREF;
+  ctx->lib_ref = LUA_NOREF;
   tide_push_ctx(L, ctx);
   lua_pushcclosure(L, default_unhandled, 1);
   ctx->on_unhandled = luaL_ref(L, LUA_REGISTRYINDEX);
@@ -603,11 +683,56 @@ static int l_interpose(lua_State *L) {
   return 1;
 }
 
+/* core.debug_set(slow, origins, on_slow) -> previous slow, origins, on_slow:
+ * the switches behind tide.debug (slow: seconds or nil for off). */
+static int l_debug_set(lua_State *L) {
+  tide_ctx *ctx = tide_ctx_up(L);
+  double slow = luaL_optnumber(L, 1, 0);
+  if (!lua_isnoneornil(L, 3)) luaL_checktype(L, 3, LUA_TFUNCTION);
+  lua_settop(L, 3);
+  if (ctx->slow_ns)
+    lua_pushnumber(L, (double)ctx->slow_ns / 1e9);
+  else
+    lua_pushnil(L);
+  lua_pushboolean(L, ctx->debug_origins);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, ctx->on_slow);
+  luaL_unref(L, LUA_REGISTRYINDEX, ctx->on_slow);
+  lua_pushvalue(L, 3);
+  ctx->on_slow =
+      lua_isnil(L, 3) ? (lua_pop(L, 1), LUA_NOREF) : luaL_ref(L, LUA_REGISTRYINDEX);
+  /* At least 1 ns: 0 means off. */
+  ctx->slow_ns = slow > 0 ? (slow * 1e9 < 1 ? 1 : (uint64_t)(slow * 1e9)) : 0;
+  if (ctx->on_slow == LUA_NOREF) ctx->slow_ns = 0;
+  ctx->debug_origins = lua_toboolean(L, 2);
+  return 3;
+}
+
+/* core.origin(v) -> "file:line" where the promise, task or timer v was
+ * made, or nil. */
+static int l_origin(lua_State *L) {
+  tide_ctx *ctx = tide_ctx_up(L);
+  lua_settop(L, 1);
+  tide_origin_push(L, ctx, 1);
+  return 1;
+}
+
+/* core.lib_source(prefix): the source prefix of tide's own Lua files
+ * ("@/usr/share/lua/5.4/tide/"), whose frames origins skip. */
+static int l_lib_source(lua_State *L) {
+  tide_ctx *ctx = tide_ctx_up(L);
+  luaL_checkstring(L, 1);
+  lua_settop(L, 1);
+  luaL_unref(L, LUA_REGISTRYINDEX, ctx->lib_ref);
+  ctx->lib = lua_tolstring(L, 1, &ctx->lib_len);
+  ctx->lib_ref = luaL_ref(L, LUA_REGISTRYINDEX); /* keeps ctx->lib alive */
+  return 0;
+}
+
 void tide_ctx_open(lua_State *L, tide_ctx *ctx) {
-  static const luaL_Reg funcs[] = {{"on_unhandled", l_on_unhandled},
-                                   {"queue_microtask", l_queue_microtask},
-                                   {"report_error", l_report_error},
-                                   {"interpose", l_interpose},
-                                   {NULL, NULL}};
+  static const luaL_Reg funcs[] = {
+      {"on_unhandled", l_on_unhandled}, {"queue_microtask", l_queue_microtask},
+      {"report_error", l_report_error}, {"interpose", l_interpose},
+      {"debug_set", l_debug_set},       {"origin", l_origin},
+      {"lib_source", l_lib_source},     {NULL, NULL}};
   tide_setfuncs(L, ctx, funcs);
 }

@@ -295,7 +295,7 @@ static void fs_cancel(lua_State *L, tide_ctx *ctx, int p, int err) {
   tide_settle(L, ctx, p, TIDE_REJECTED, err);
 }
 
-static const tide_op_class fs_class = {"fs", fs_cancel};
+static const tide_op_class fs_class = {"fs", fs_cancel, NULL};
 
 /* ---------------------------------------------------------------------------
  * Starting requests */
@@ -534,7 +534,7 @@ static void fs_stats(lua_State *L, tide_ctx *ctx, int t) {
   lua_setfield(L, t, "fs");
 }
 
-static const tide_module fs_module = {"fs", NULL, fs_stats};
+static const tide_module fs_module = {"fs", NULL, fs_stats, NULL};
 
 void tide_fs_open(lua_State *L, tide_ctx *ctx) {
   setenv("UV_THREADPOOL_SIZE", POOL_SIZE, 0);

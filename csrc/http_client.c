@@ -343,7 +343,7 @@ void tide_http_open(lua_State *L, tide_ctx *ctx) {
                                        {"__close", client_pool_release},
                                        {"__tostring", client_pool_tostring},
                                        {NULL, NULL}};
-  static const tide_module module = {"http", client_module_close, NULL};
+  static const tide_module module = {"http", client_module_close, NULL, NULL};
   http_state *hs;
   if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
     luaL_error(L, "tide: libcurl could not be initialized");

@@ -204,9 +204,14 @@ static void wait_on(lua_State *L, tide_ctx *ctx, int p, const char *what) {
   }
   if (deadlock) {
     luaL_tolstring(L, p, NULL);
+    tide_origin_push(L, ctx, p);
+    if (lua_type(L, -1) == LUA_TSTRING)
+      lua_pushfstring(L, " (made at %s)", lua_tostring(L, -1));
+    else
+      lua_pushliteral(L, "");
     tide_error_push(L, "deadlock",
-                    "%s is waiting on %s, but no work is left that could settle it", what,
-                    lua_tostring(L, -1));
+                    "%s is waiting on %s%s, but no work is left that could settle it",
+                    what, lua_tostring(L, -3), lua_tostring(L, -1));
     lua_error(L);
   }
 }
@@ -272,7 +277,7 @@ static void loop_close(tide_ctx *ctx) {
   ctx->driver = NULL;
 }
 
-static const tide_module loop_module = {"loop", loop_close, NULL};
+static const tide_module loop_module = {"loop", loop_close, NULL, NULL};
 
 void tide_loop_open(lua_State *L, tide_ctx *ctx) {
   static const luaL_Reg funcs[] = {{"run", l_run}, {"stats", l_stats}, {NULL, NULL}};

@@ -36,6 +36,7 @@ tide_promise *tide_promise_new(lua_State *L, tide_ctx *ctx, size_t size, tide_ki
               : mt == NULL || strcmp(mt, TIDE_PROMISE_MT) == 0 ? ctx->promise_mt_ref
                                                                : ctx->task_mt_ref);
   lua_setmetatable(L, -2);
+  if (ctx->debug_origins) tide_origin_record(L, ctx, -1);
   return p;
 }
 

@@ -30,7 +30,7 @@
  * Running a task */
 
 static void task_cancel(lua_State *L, tide_ctx *ctx, int t, int err);
-static const tide_op_class task_class = {"task", task_cancel};
+static const tide_op_class task_class = {"task", task_cancel, NULL};
 
 tide_task *tide_current(tide_ctx *ctx, lua_State *L) {
   return ctx->current_L == L ? ctx->current : NULL;
@@ -180,10 +180,22 @@ static void task_run(lua_State *L, tide_ctx *ctx, lua_State *co, int nargs) {
   ctx->current = task;
   ctx->current_L = co;
   ctx->busy++;
-  status = lua_resume(co, L, nargs, &nres);
-  ctx->current = prev;
-  ctx->current_L = prev_L;
-  ctx->busy--;
+  if (ctx->slow_ns) {
+    uint64_t t0 = uv_hrtime();
+    status = lua_resume(co, L, nargs, &nres);
+    ctx->current = prev;
+    ctx->current_L = prev_L;
+    ctx->busy--;
+    if (status == LUA_YIELD && task->run == TIDE_TASK_WAITING)
+      tide_slow_check(L, ctx, t0, "a task step", co);
+    else
+      tide_slow_check(L, ctx, t0, "the last step of a task", NULL);
+  } else {
+    status = lua_resume(co, L, nargs, &nres);
+    ctx->current = prev;
+    ctx->current_L = prev_L;
+    ctx->busy--;
+  }
   if (status == LUA_YIELD) {
     lua_pop(co, nres);
     if (task->run == TIDE_TASK_WAITING) return;
@@ -562,10 +574,100 @@ static int l_tasks(lua_State *L) {
   return 1;
 }
 
+/* Pushes the entry of tide.tasks() for the live task at t: {task=,
+ * status=, awaiting=, where=, spawned=}. */
+static void push_task_entry(lua_State *L, tide_ctx *ctx, int t) {
+  tide_task *task = lua_touserdata(L, t);
+  t = lua_absindex(L, t);
+  lua_createtable(L, 0, 6);
+  lua_pushliteral(L, "task");
+  lua_setfield(L, -2, "kind");
+  lua_pushvalue(L, t);
+  lua_setfield(L, -2, "task");
+  lua_pushstring(L, task->run == TIDE_TASK_WAITING ? "waiting" : "running");
+  lua_setfield(L, -2, "status");
+  if (task->run == TIDE_TASK_WAITING) {
+    push_awaited(L, t);
+    lua_setfield(L, -2, "awaiting");
+  }
+  lua_getiuservalue(L, t, TIDE_TASK_UV_CO);
+  if (lua_type(L, -1) == LUA_TTHREAD) {
+    push_where(L, lua_tothread(L, -1));
+    lua_setfield(L, -3, "where");
+  }
+  lua_pop(L, 1);
+  tide_origin_push(L, ctx, t);
+  lua_setfield(L, -2, "spawned");
+}
+
+/* tide.handles() -> a list of every live task (as tide.tasks, plus
+ * kind="task" and spawned=), every pending operation {kind=<its class:
+ * "sleep", "fs", "http", "operation", ...>, promise=, started=, owner=, and
+ * what its class adds}, then what the modules add (callback timers), oldest
+ * first within each kind of thing. */
+static int l_handles(lua_State *L) {
+  tide_ctx *ctx = tide_ctx_up(L);
+  lua_Integer n = 0, *refs;
+  lua_settop(L, 0);
+  lua_newtable(L);                                 /* 1: result */
+  lua_rawgeti(L, LUA_REGISTRYINDEX, ctx->anchors); /* 2 */
+  lua_createtable(L, 0, 0);                        /* 3: refs */
+  lua_pushnil(L);
+  while (lua_next(L, 2)) {
+    tide_promise *p = tide_topromise(L, ctx, -1);
+    if (p && p->state == TIDE_PENDING &&
+        ((p->kind == TIDE_K_TASK && ((tide_task *)p)->run != TIDE_TASK_DONE) ||
+         p->kind == TIDE_K_OP)) {
+      lua_pushvalue(L, -2);
+      lua_rawseti(L, 3, ++n);
+    }
+    lua_pop(L, 1);
+  }
+  refs = lua_newuserdatauv(L, sizeof *refs * (size_t)(n ? n : 1), 0); /* 4 */
+  for (lua_Integer i = 1; i <= n; i++) {
+    lua_rawgeti(L, 3, i);
+    refs[i - 1] = lua_tointeger(L, -1);
+    lua_pop(L, 1);
+  }
+  qsort(refs, (size_t)n, sizeof *refs, cmp_ref);
+  for (int pass = 0; pass < 2; pass++) {
+    for (lua_Integer i = 0; i < n; i++) {
+      tide_promise *p;
+      lua_rawgeti(L, 2, refs[i]); /* 5 */
+      p = lua_touserdata(L, 5);
+      if (pass == 0 && p->kind == TIDE_K_TASK) {
+        push_task_entry(L, ctx, 5);
+        lua_rawseti(L, 1, (lua_Integer)lua_rawlen(L, 1) + 1);
+      } else if (pass == 1 && p->kind == TIDE_K_OP) {
+        tide_op *op = tide_promise_op(p);
+        lua_createtable(L, 0, 5); /* 6 */
+        lua_pushstring(L, op->cls ? op->cls->name : "operation");
+        lua_setfield(L, 6, "kind");
+        lua_pushvalue(L, 5);
+        lua_setfield(L, 6, "promise");
+        tide_origin_push(L, ctx, 5);
+        lua_setfield(L, 6, "started");
+        if (op->owner) {
+          push_task(L, ctx, op->owner);
+          lua_setfield(L, 6, "owner");
+        }
+        if (op->cls && op->cls->describe) op->cls->describe(L, ctx, 5, 6);
+        lua_rawseti(L, 1, (lua_Integer)lua_rawlen(L, 1) + 1);
+      }
+      lua_settop(L, 4);
+    }
+  }
+  for (int i = 0; i < ctx->n_modules; i++)
+    if (ctx->modules[i]->handles) ctx->modules[i]->handles(L, ctx, 1);
+  lua_settop(L, 1);
+  return 1;
+}
+
 void tide_task_open(lua_State *L, tide_ctx *ctx) {
   static const luaL_Reg funcs[] = {{"spawn", l_spawn},   {"await", l_await},
                                    {"pawait", l_pawait}, {"current", l_current},
-                                   {"tasks", l_tasks},   {NULL, NULL}};
+                                   {"tasks", l_tasks},   {"handles", l_handles},
+                                   {NULL, NULL}};
   static const luaL_Reg task_methods[] = {
       {"cancel", m_cancel}, {"traceback", m_traceback}, {NULL, NULL}};
   static const luaL_Reg promise_methods[] = {{"await", l_await}, {NULL, NULL}};

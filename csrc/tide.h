@@ -160,6 +160,9 @@ typedef struct tide_op_class {
   /* Stops the operation and settles its promise at p with the error at err.
    * The promise is pending when this is called. */
   void (*cancel)(lua_State *L, tide_ctx *ctx, int p, int err);
+  /* tide.handles: adds fields that say what the pending op at p is doing
+   * (due_in, url, path, ...) to its entry at e. May be NULL. */
+  void (*describe)(lua_State *L, tide_ctx *ctx, int p, int e);
 } tide_op_class;
 
 struct tide_op {
@@ -317,6 +320,10 @@ typedef struct tide_module {
   const char *name;
   void (*close)(tide_ctx *ctx);                       /* teardown, after the loop stopped; no Lua; may be NULL */
   void (*stats)(lua_State *L, tide_ctx *ctx, int t);  /* adds fields to the core.stats() table at t; may be NULL */
+  /* tide.handles: appends to the list at `list` an entry {kind=, started=, ...} for each
+   * pending thing of the module that is not an operation (every pending operation is
+   * listed already, through the anchors: see tide_op_class.describe); may be NULL */
+  void (*handles)(lua_State *L, tide_ctx *ctx, int list);
 } tide_module;
 // clang-format on
 #define TIDE_MODULES_MAX 16
@@ -363,6 +370,14 @@ struct tide_ctx {
    * `unhandled` error caused by it. */
   int failure;
   int failure_in_callback; /* it was an error in a callback, not a rejection */
+  /* Diagnostics (tide.debug, tide.handles; DESIGN.md "Diagnostics"). */
+  int origins;       /* registry ref: weak-keyed object -> "file:line" */
+  int debug_origins; /* tide.debug{origins=true}: every promise records one */
+  uint64_t slow_ns;  /* tide.debug{slow=}: report longer steps; 0: off */
+  int on_slow;       /* registry ref of the slow-step handler, or LUA_NOREF */
+  int lib_ref;       /* registry ref of the source prefix of tide's Lua files */
+  const char *lib;   /* that prefix ("@/.../tide/"), skipped in origins */
+  size_t lib_len;
   const void *promise_mt, *task_mt, *op_mt;   /* metatable identities */
   int promise_mt_ref, task_mt_ref, op_mt_ref; /* the same tables, by registry ref */
   uint32_t n_live_tasks;
@@ -444,6 +459,19 @@ static inline tide_promise *tide_topromise(lua_State *L, tide_ctx *ctx, int idx)
   if (mt != ctx->promise_mt && mt != ctx->task_mt && mt != ctx->op_mt) return NULL;
   return lua_touserdata(L, idx);
 }
+
+/* Origins: records where the object at obj is being made -- "file:line" of
+ * the innermost caller outside tide's own Lua files -- for tide.handles,
+ * tide.dump and reports. About 0.2 us: ops, tasks and timers record one;
+ * plain promises only with tide.debug{origins = true}. */
+void tide_origin_record(lua_State *L, tide_ctx *ctx, int obj);
+/* Pushes the origin of the object at obj, or nil. */
+void tide_origin_push(lua_State *L, tide_ctx *ctx, int obj);
+/* Slow steps (tide.debug{slow=}): `what` ran from t0 (uv_hrtime) until now;
+ * when that is longer than ctx->slow_ns, reports it through the handler
+ * with the traceback of thread co (or of L when co is NULL). */
+void tide_slow_check(lua_State *L, tide_ctx *ctx, uint64_t t0, const char *what,
+                     lua_State *co);
 
 /* Runs reaction r for the settled promise p, through its kind's hook. */
 static inline void tide_react(lua_State *L, tide_ctx *ctx, int p, int r) {

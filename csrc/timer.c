@@ -181,7 +181,21 @@ static void sleep_cancel(lua_State *L, tide_ctx *ctx, int p, int err) {
   tide_settle(L, ctx, p, TIDE_REJECTED, err);
 }
 
-static const tide_op_class sleep_class = {"sleep", sleep_cancel};
+/* Seconds until the timer at node is due (0 once it is due or immediate). */
+static double due_in(tide_ctx *ctx, const timer_node *n) {
+  uint64_t now = uv_hrtime() / 1000000; /* the clock of the keys (schedule) */
+  (void)ctx;
+  if (n->where != TIMER_HEAP || n->hn.key <= now) return 0;
+  return (double)(n->hn.key - now) / 1e3;
+}
+
+static void sleep_describe(lua_State *L, tide_ctx *ctx, int p, int e) {
+  sleep_op *op = lua_touserdata(L, p);
+  lua_pushnumber(L, due_in(ctx, &op->node));
+  lua_setfield(L, e, "due_in");
+}
+
+static const tide_op_class sleep_class = {"sleep", sleep_cancel, sleep_describe};
 
 /* tide.sleep(seconds [, {signal=}]) -> promise fulfilled after that long */
 static int l_sleep(lua_State *L) {
@@ -239,6 +253,7 @@ static int new_timer(lua_State *L, int repeat) {
   t->node.refd = 1;
   t->interval_ms = repeat ? ms : 0;
   luaL_setmetatable(L, TIDE_TIMER_MT);
+  tide_origin_record(L, ctx, 3);
   lua_pushvalue(L, 1);
   lua_setiuservalue(L, 3, TIMER_UV_CALLBACK);
   lua_pushvalue(L, 3);
@@ -410,7 +425,32 @@ static void timer_stats(lua_State *L, tide_ctx *ctx, int t) {
   lua_setfield(L, t, "immediates");
 }
 
-static const tide_module timer_module = {"timer", timer_close, timer_stats};
+/* tide.handles: the callback timers (sleeps are operations, listed as such). */
+static void timer_handles(lua_State *L, tide_ctx *ctx, int list) {
+  tide_heap *h = &ts(ctx)->timers;
+  for (uint32_t i = 0; i < h->size; i++) {
+    tide_heap_node *hn = h->items[i].node;
+    timer_node *n = NODE_OF(hn);
+    timer_handle *t;
+    if (n->is_sleep) continue;
+    t = (timer_handle *)((char *)n - offsetof(timer_handle, node));
+    lua_createtable(L, 0, 5);
+    lua_pushstring(L, t->interval_ms ? "interval" : "timer");
+    lua_setfield(L, -2, "kind");
+    tide_push_anchored(L, ctx, n->anchor);
+    tide_origin_push(L, ctx, -1);
+    lua_setfield(L, -3, "started");
+    lua_setfield(L, -2, "timer");
+    lua_pushnumber(L, due_in(ctx, n));
+    lua_setfield(L, -2, "due_in");
+    lua_pushboolean(L, n->refd);
+    lua_setfield(L, -2, "refd");
+    lua_rawseti(L, list, (lua_Integer)lua_rawlen(L, list) + 1);
+  }
+}
+
+static const tide_module timer_module = {"timer", timer_close, timer_stats,
+                                         timer_handles};
 
 void tide_timer_open(lua_State *L, tide_ctx *ctx) {
   static const luaL_Reg funcs[] = {{"sleep", l_sleep},

@@ -19,6 +19,14 @@ local check = require "tide.check"
 
 local error, getmetatable = error, getmetatable
 
+-- Origins (where a task, operation or promise was made) skip the frames of
+-- tide's own Lua files: the user's line is the one worth naming.
+do
+  local src = debug.getinfo(1, "S").source
+  local dir = src:match("^(@.*[/\\])init%.lua$")
+  if dir then core.lib_source(dir) end
+end
+
 --- @class tide.promise
 --- A value that settles later: `"pending"` until it is fulfilled with a
 --- value or rejected with a reason.
@@ -103,7 +111,90 @@ local tide = {
   is_error = core.is_error,     -- tide.is_error(err [, kind])
   on_unhandled = core.on_unhandled,
   tasks = core.tasks,
+  handles = core.handles,       -- live tasks, pending operations and timers
 }
+
+-- One line per entry of tide.handles().
+local function describe(h)
+  local s = { h.kind }
+  if h.kind == "task" then
+    s[#s + 1] = tostring(h.task)
+    if h.where then s[#s + 1] = "at " .. h.where end
+    if h.awaiting ~= nil then
+      s[#s + 1] = "awaiting " .. tostring(h.awaiting)
+      local made = core.origin(h.awaiting)
+      if made then s[#s + 1] = "(made at " .. made .. ")" end
+    end
+    if h.spawned then s[#s + 1] = "spawned at " .. h.spawned end
+  else
+    s[#s + 1] = tostring(h.promise or h.timer)
+    if h.url then s[#s + 1] = h.url end
+    if h.path then s[#s + 1] = h.path end
+    if h.due_in then s[#s + 1] = ("due in %.3g s"):format(h.due_in) end
+    if h.started then s[#s + 1] = "started at " .. h.started end
+    if h.owner then s[#s + 1] = "by " .. tostring(h.owner) end
+  end
+  return table.concat(s, " ")
+end
+
+--- Writes every live task (status, what it awaits, where it waits, where
+--- it was spawned) and every pending operation and timer (where it was
+--- started) to `file` (default: io.stderr), one per line: what a script
+--- that does not finish is stuck on.
+--- @param file file*|nil
+--- @return nil
+function tide.dump(file)
+  file = file or io.stderr
+  if io.type(file) ~= "file" then
+    error(("bad argument #1 to 'dump' (file expected, got %s)"):format(type(file)), 2)
+  end
+  local list = core.handles()
+  local tasks = 0
+  for i = 1, #list do if list[i].kind == "task" then tasks = tasks + 1 end end
+  local lines = { ("tide.dump: %d live task(s), %d pending operation(s) and timer(s)"):format(
+    tasks, #list - tasks) }
+  for i = 1, #list do lines[#lines + 1] = "  " .. describe(list[i]) end
+  file:write(table.concat(lines, "\n"), "\n")
+  file:flush()
+end
+
+local debug_options = { slow = "number", origins = "boolean", on_slow = "function" }
+
+-- The default report of a slow step.
+local function report_slow(info)
+  io.stderr:write(("tide: slow: %s held the loop for %.3f s\n%s"):format(
+    info.what, info.seconds, info.traceback and info.traceback .. "\n" or ""))
+  io.stderr:flush()
+end
+
+--- Diagnostics for hangs and stalls (also `TIDE_DEBUG=1` in the
+--- environment, which means `{slow = 0.1, origins = true}`).
+--- `slow`: every task step or callback that holds the loop longer than
+--- that many seconds is reported through `on_slow(info)` (default: to
+--- stderr), `info = {seconds=, what=, traceback=}`; nil turns it off.
+--- `origins`: every promise remembers where it was made (core.origin),
+--- and unhandled-rejection and deadlock reports say so. Returns the
+--- previous settings.
+--- @param opts {slow: number|nil, origins: boolean|nil, on_slow: function|nil}
+--- @return table
+function tide.debug(opts)
+  check.options(opts, { slow = true, origins = true, on_slow = true }, "tide.debug", 1)
+  opts = opts or {}
+  for k, want in pairs(debug_options) do
+    if opts[k] ~= nil and type(opts[k]) ~= want then
+      error(("bad option '%s' to 'debug' (%s expected, got %s)"):format(k, want, type(opts[k])), 2)
+    end
+  end
+  if opts.slow and opts.slow < 0 then error("bad option 'slow' to 'debug' (seconds >= 0 expected)", 2) end
+  local slow, origins, on_slow = core.debug_set(opts.slow, opts.origins,
+    opts.slow and (opts.on_slow or report_slow) or nil)
+  return { slow = slow, origins = origins, on_slow = on_slow ~= report_slow and on_slow or nil }
+end
+
+do
+  local env = os.getenv("TIDE_DEBUG")
+  if env and env ~= "" and env ~= "0" then tide.debug { slow = 0.1, origins = true } end
+end
 
 --- `tide.async(fn)` -> a function that runs `fn` as a new task on each call
 --- and returns that task (an async function).
