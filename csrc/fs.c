@@ -295,7 +295,7 @@ static void fs_cancel(lua_State *L, tide_ctx *ctx, int p, int err) {
   tide_settle(L, ctx, p, TIDE_REJECTED, err);
 }
 
-static const tide_op_class fs_class = {"fs", fs_cancel, NULL};
+static const tide_op_class fs_class = {"fs", fs_cancel, NULL, 1};
 
 /* ---------------------------------------------------------------------------
  * Starting requests */

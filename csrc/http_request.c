@@ -393,7 +393,7 @@ static void request_cancel(lua_State *L, tide_ctx *ctx, int p, int err) {
 
 /* TODO(issue 10, HTTP items): a describe hook adding the transfer's method,
  * url and phase to its tide.handles entry. */
-const tide_op_class http_request_class = {"http", request_cancel, NULL};
+const tide_op_class http_request_class = {"http", request_cancel, NULL, 1};
 
 int http_request_of(lua_State *L, tide_ctx *ctx, int idx, http_req **q) {
   tide_promise *p = tide_topromise(L, ctx, idx);

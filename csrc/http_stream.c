@@ -84,7 +84,7 @@ static void stream_wait_cancel(lua_State *L, tide_ctx *ctx, int p, int err) {
   tide_settle(L, ctx, p, TIDE_REJECTED, err);
 }
 
-static const tide_op_class stream_wait_class = {"http.read", stream_wait_cancel, NULL};
+static const tide_op_class stream_wait_class = {"http.read", stream_wait_cancel, NULL, 0};
 
 /* Pushes a new wait op on the value at idx and records it under field k of
  * the request's Lua values. */

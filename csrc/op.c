@@ -16,9 +16,9 @@
 void tide_op_start(lua_State *L, tide_ctx *ctx, int p, tide_op *op,
                    const tide_op_class *cls) {
   tide_task *owner = ctx->current;
-  /* Where it started, for tide.handles and tide.dump (once: a promise with
+  /* Where it started, for tide.handles and tide.dump (a promise made with
    * debug origins on has it already). */
-  if (!ctx->debug_origins) tide_origin_record(L, ctx, p);
+  if (cls->origin && !ctx->debug_origins) tide_origin_record(L, ctx, p);
   lua_pushvalue(L, p);
   op->ref = tide_anchor(L, ctx);
   op->cls = cls;
@@ -134,7 +134,7 @@ static void lua_op_cancel(lua_State *L, tide_ctx *ctx, int p, int err) {
   tide_settle(L, ctx, p, TIDE_REJECTED, err);
 }
 
-static const tide_op_class lua_op_class = {"operation", lua_op_cancel, NULL};
+static const tide_op_class lua_op_class = {"operation", lua_op_cancel, NULL, 0};
 
 /* The settling functions of core.operation. upvalues: ctx, the promise. */
 static int lua_op_settle(lua_State *L, tide_state st) {

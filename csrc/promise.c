@@ -40,8 +40,15 @@ tide_promise *tide_promise_new(lua_State *L, tide_ctx *ctx, size_t size, tide_ki
   return p;
 }
 
+/* The hot path of tide_promise_new (W2: tide.resolve, next, deferred). */
 static tide_promise *new_plain(lua_State *L, tide_ctx *ctx) {
-  return tide_promise_new(L, ctx, sizeof(tide_promise), TIDE_K_PROMISE, 1, NULL);
+  tide_promise *p = lua_newuserdatauv(L, sizeof(tide_promise), 1);
+  memset(p, 0, sizeof *p);
+  p->kind = TIDE_K_PROMISE;
+  lua_rawgeti(L, LUA_REGISTRYINDEX, ctx->promise_mt_ref);
+  lua_setmetatable(L, -2);
+  if (__builtin_expect(ctx->debug_origins, 0)) tide_origin_record(L, ctx, -1);
+  return p;
 }
 
 /* ---------------------------------------------------------------------------

@@ -30,7 +30,7 @@
  * Running a task */
 
 static void task_cancel(lua_State *L, tide_ctx *ctx, int t, int err);
-static const tide_op_class task_class = {"task", task_cancel, NULL};
+static const tide_op_class task_class = {"task", task_cancel, NULL, 0};
 
 tide_task *tide_current(tide_ctx *ctx, lua_State *L) {
   return ctx->current_L == L ? ctx->current : NULL;

@@ -163,6 +163,11 @@ typedef struct tide_op_class {
   /* tide.handles: adds fields that say what the pending op at p is doing
    * (due_in, url, path, ...) to its entry at e. May be NULL. */
   void (*describe)(lua_State *L, tide_ctx *ctx, int p, int e);
+  /* 1: record where each op starts (tide_origin_record, ~0.2 us) even with
+   * debug origins off -- for ops that cost far more than that anyway (a
+   * file request, a transfer). 0 for hot ones (sleep, tasks, Lua ops): they
+   * record it with tide.debug{origins = true} only. */
+  int origin;
 } tide_op_class;
 
 struct tide_op {

@@ -195,7 +195,7 @@ static void sleep_describe(lua_State *L, tide_ctx *ctx, int p, int e) {
   lua_setfield(L, e, "due_in");
 }
 
-static const tide_op_class sleep_class = {"sleep", sleep_cancel, sleep_describe};
+static const tide_op_class sleep_class = {"sleep", sleep_cancel, sleep_describe, 0};
 
 /* tide.sleep(seconds [, {signal=}]) -> promise fulfilled after that long */
 static int l_sleep(lua_State *L) {
@@ -212,7 +212,11 @@ static int l_sleep(lua_State *L) {
     /* One loop turn: a plain promise that the check phase fulfils (with
      * the class of operations: cancelling it rejects it at once, and the
      * check phase then finds it settled). */
-    tide_promise_new(L, ctx, sizeof(tide_promise), TIDE_K_PROMISE, 1, TIDE_OP_MT);
+    tide_promise *p0 = lua_newuserdatauv(L, sizeof(tide_promise), 1);
+    memset(p0, 0, sizeof *p0); /* TIDE_K_PROMISE, pending (W1's hot path) */
+    lua_rawgeti(L, LUA_REGISTRYINDEX, ctx->op_mt_ref);
+    lua_setmetatable(L, -2);
+    if (ctx->debug_origins) tide_origin_record(L, ctx, -1);
     push_immediate(L, ctx, -1, 1);
     return 1;
   }
