@@ -336,6 +336,9 @@ static int cancel_with(lua_State *L, const char *mt) {
   tide_promise *p = luaL_checkudata(L, 1, mt);
   lua_settop(L, 2);
   tide_push_cancelled(L, 2);
+  /* Cancelled on purpose: its rejection is no lost work (as a task's own
+   * cancellation is not). */
+  if (p->kind != TIDE_K_TASK && p->state == TIDE_PENDING) p->flags |= TIDE_F_QUIET;
   if (p->kind == TIDE_K_PROMISE) {
     /* An operation with nothing to stop (a zero sleep, which the check
      * phase fulfils unless it is settled by then). */

@@ -1,0 +1,157 @@
+-- Issue 10, "Diagnostics people ask for": a hang gave no way to see where.
+-- tide.dump() and tide.handles() list every live task (status, what it
+-- awaits, where it waits) and every pending operation and timer with the
+-- file:line that started it; tide.debug{slow=, origins=} (and TIDE_DEBUG=1)
+-- reports task steps and callbacks that hold the loop, and makes every
+-- promise remember where it was made, which deadlock and unhandled-rejection
+-- reports then name.
+local helper = require "spec.helper"
+local tide = require "tide"
+local core = require "tide.core"
+local servers = require "spec.support.servers"
+
+local http = tide.http
+
+local function run(fn) return helper.run(fn, 10 * helper.SLOW) end
+local function line() return debug.getinfo(2, "l").currentline end
+local SPEC = "10%-diagnostics_spec.lua:"
+
+-- What tide.dump writes, as a string.
+local function dumped()
+  local f = io.tmpfile()
+  tide.dump(f)
+  f:seek("set")
+  local out = f:read("a")
+  f:close()
+  return out
+end
+
+describe("issue 10: diagnostics", function()
+  local flt
+  lazy_setup(function() flt = servers.faults() end)
+  lazy_teardown(function() servers.stop_all() end)
+  helper.setup()
+
+  it("tide.dump names a never-settling promise, a silent server and a forgotten timer", function()
+    run(function()
+      local never = tide.deferred()
+      local stuck = tide.spawn(function() never:await() end) local l_stuck = line()
+      local req = http.get(flt.url .. "/never?key=" .. helper.key("dump")) local l_req = line()
+      local timer = tide.set_timeout(function() end, 60) local l_timer = line()
+      tide.sleep(0.05):await()
+      local out = dumped()
+      assert.matches("^tide.dump: %d+ live task%(s%), %d+ pending operation%(s%) and timer%(s%)\n", out)
+      assert.matches("task tide.task %(waiting%) at [^\n]*" .. SPEC .. l_stuck ..
+        " awaiting tide.promise %(pending%)", out)
+      assert.matches("http tide.promise %(pending%) started at [^\n]*" .. SPEC .. l_req, out)
+      assert.matches("timer tide.timer %(pending%) due in [%d.]+ s started at [^\n]*" .. SPEC .. l_timer, out)
+      -- The same, as a list.
+      local kinds, stuck_entry = {}, nil
+      for _, h in ipairs(tide.handles()) do
+        if h.promise == req or h.timer == timer then kinds[h.kind] = h end
+        if h.task == stuck then stuck_entry = h end
+      end
+      assert.equal("waiting", stuck_entry.status)
+      assert.equal(never, stuck_entry.awaiting)
+      assert.matches(SPEC .. l_stuck .. "$", stuck_entry.where)
+      assert.equal(req, kinds.http.promise)
+      assert.matches(SPEC .. l_req .. "$", kinds.http.started)
+      assert.equal(timer, kinds.timer.timer)
+      assert.is_true(kinds.timer.due_in > 50)
+      stuck:cancel()
+      req:cancel()
+      timer:cancel()
+    end)
+  end)
+
+  it("tide.dump writes to stderr by default and refuses what is not a file", function()
+    local out, status = helper.lua([[
+      local tide = require "tide"
+      local t = tide.set_timeout(function() end, 60)
+      tide.dump()
+      t:cancel()
+    ]])
+    assert.equal(0, status, out)
+    assert.matches("timer tide.timer %(pending%) due in [%d.]+ s started at [^\n]*script.lua:2", out)
+    assert.has_error(function() tide.dump("stderr") end, "bad argument #1 to 'dump' (file expected, got string)")
+  end)
+
+  it("sleeps show when they are due; with origins they show where they started", function()
+    run(function()
+      local prev = tide.debug { origins = true }
+      local p = tide.sleep(30) local l_sleep = line()
+      local entry
+      for _, h in ipairs(tide.handles()) do if h.promise == p then entry = h end end
+      tide.debug(prev)
+      assert.equal("sleep", entry.kind)
+      assert.is_true(entry.due_in > 25 and entry.due_in <= 30.01)
+      assert.matches(SPEC .. l_sleep .. "$", entry.started)
+      assert.equal(tide.current(), entry.owner)
+      p:cancel()
+    end)
+  end)
+
+  it("tide.debug{slow=} reports a task step and a callback that hold the loop", function()
+    run(function()
+      local reports = {}
+      local prev = tide.debug { slow = 0.02, on_slow = function(info) reports[#reports + 1] = info end }
+      local function hog() local t = tide.now() repeat until tide.now() - t > 0.05 end
+      tide.spawn(function() hog(); tide.sleep(0):await() end):await()
+      tide.set_timeout(hog, 0)
+      tide.sleep(0.01):await()
+      tide.debug(prev)
+      assert.equal(2, #reports)
+      assert.is_true(reports[1].seconds >= 0.05)
+      assert.equal("a task step", reports[1].what)
+      assert.matches(SPEC, reports[1].traceback)
+      assert.matches("^a callback %(function at [^\n]*" .. SPEC, reports[2].what)
+      -- Off again: nothing more is reported.
+      tide.spawn(hog):await()
+      assert.equal(2, #reports)
+    end)
+  end)
+
+  it("tide.debug{origins=true}: promises remember where they were made", function()
+    run(function()
+      local prev = tide.debug { origins = true }
+      local p = tide.deferred() local l_p = line()
+      tide.debug(prev)
+      assert.matches(SPEC .. l_p .. "$", core.origin(p))
+      assert.is_nil(core.origin(tide.deferred()))
+    end)
+  end)
+
+  it("TIDE_DEBUG=1: deadlock and unhandled-rejection reports say where, slow steps are reported", function()
+    local out, status = helper.lua([[
+      local tide = require "tide"
+      tide.spawn(function() local t = os.clock() repeat until os.clock() - t > 0.15 end)
+      tide.reject("lost")
+      local ok, err = pcall(tide.await, tide.deferred())
+      print(err)
+    ]], nil, { TIDE_DEBUG = "1" })
+    assert.equal(0, status, out) -- pcall caught the failure of the script
+    assert.matches("tide: slow: the last step of a task held the loop for", out, 1, true)
+    assert.matches("tide: unhandled rejection: lost\n%(the promise was made at [^\n]*script.lua:3%)", out)
+  end)
+
+  it("a deadlock with origins says where the promise was made", function()
+    local out = helper.lua([[
+      local tide = require "tide"
+      tide.debug { origins = true }
+      local ok, err = pcall(tide.await, tide.deferred())
+      print(err)
+    ]])
+    assert.matches("deadlock: tide.await is waiting on tide.promise (pending) (made at ", out, 1, true)
+    assert.matches("script.lua:3%), but no work is left", out)
+  end)
+
+  it("tide.debug checks its options", function()
+    assert.has_error(function() tide.debug { slow = "x" } end,
+      "bad option 'slow' to 'debug' (number expected, got string)")
+    assert.has_error(function() tide.debug { slow = -1 } end)
+    assert.is_false(pcall(tide.debug, { nope = 1 }))
+    local prev = tide.debug {}
+    assert.is_nil(prev.slow)
+    assert.is_false(prev.origins)
+  end)
+end)
