@@ -49,6 +49,7 @@ local OPTIONS = {
     local s = tide.http.event_source(U, o)
     return s:read()
   end },
+  ["tide.debug"] = { function(o) return tide.debug(o) end, signal = false },
 }
 for _, m in ipairs { "get", "head", "post", "put", "patch", "delete" } do
   OPTIONS["tide.http." .. m] = { function(o) return tide.http[m](U, o) end }
@@ -105,6 +106,8 @@ for name in ([[
   tide.task:finally tide.task:next tide.task:peek tide.task:state tide.task:traceback tide.tasks
   tide.timeout_signal tide.timer:cancel tide.timer:ref tide.timer:unref
   tide.aws.client:close tide.aws.dynamodb.marshal tide.aws.dynamodb.unmarshal
+  tide.handles tide.dump tide.operation:await tide.operation:cancel tide.operation:catch
+  tide.operation:finally tide.operation:next tide.operation:peek tide.operation:state
 ]]):gmatch("%S+") do NO_OPTIONS[name] = true end
 
 -- Calls fn(opts) and returns what it raised; it must raise at once.

@@ -30,10 +30,13 @@ return function(fz)
   end
   local KIND_OF_MT = {}
   for k, mt in pairs(MT) do KIND_OF_MT[mt] = k end
+  -- An operation's promise (a sleep, a file request) is a promise with cancel.
+  KIND_OF_MT[core.operation_mt] = "promise"
   fz.MT = MT
 
   fz.PM = core.promise_methods                    -- next, catch, state, peek, await, finally
   fz.TM = MT.task.__index                         -- the same plus cancel, traceback
+  fz.OPM = core.operation_mt.__index              -- an operation's: the same plus cancel
   fz.TIMER = MT.timer.__index
   fz.CH, fz.ST, fz.SEM, fz.BRK, fz.SCOPE, fz.CTL, fz.SIG, fz.CLIENT, fz.RESP =
     MT.channel, MT.stream, MT.sem, MT.breaker, MT.scope, MT.ctl, MT.signal, MT.client, MT.response

@@ -29,6 +29,33 @@ return function(fz)
     end
   end)
   op("task:cancel", 5, function() call("task:cancel", TM.cancel, A("task"), P()) end)
+  -- Diagnostics (issue 10): p:cancel on any promise, tide.handles, tide.dump, tide.debug.
+  op("operation:cancel", 3, function() call("operation:cancel", fz.OPM.cancel, A("promise"), P()) end)
+  op("tide.handles", 1, function()
+    local ok, list = call_np("tide.handles", tide.handles)
+    if ok then
+      for i = 1, #list do
+        local e = list[i]
+        if type(e) ~= "table" or type(e.kind) ~= "string" then
+          finding("handles entry", "tide.handles() gave a malformed entry: " .. describe(e) .. " at " .. i)
+        elseif e.task ~= nil then
+          put(e.task)
+        elseif e.promise ~= nil then
+          put(e.promise)
+        end
+      end
+    end
+  end)
+  local dump_file = io.tmpfile()
+  op("tide.dump", 1, function()
+    dump_file:seek("set")
+    call("tide.dump", tide.dump, chance(0.9) and dump_file or P())
+  end)
+  op("tide.debug", 1, function()
+    local opts = chance(0.5) and {} or
+      { slow = chance(0.8) and rand(5) / 1000 or P(), origins = chance(0.5), on_slow = function() end }
+    call("tide.debug", tide.debug, opts)
+  end)
   op("task:traceback", 2, function() call("task:traceback", TM.traceback, A("task")) end)
   op("cancel some tasks", 1, function()
     local ok, list = pcall(tide.tasks)

@@ -54,6 +54,22 @@ function promise:peek() end
 function promise:await() end
 
 --- A coroutine task: a promise of its function's result.
+--- The promise of an operation (sleep, a file request, an HTTP request,
+--- timeout, retry, map, a channel or semaphore wait, collect/each): a
+--- promise that can be cancelled. Indexing a promise with a name it does
+--- not have raises "tide.promise has no field 'x' (did you forget
+--- :await()?)"; `then` and `cancel` stay nil on plain promises.
+--- @class tide.operation : tide.promise
+local operation = {}
+
+--- Stops the operation's work (timer, transfer, file request, child
+--- tasks) and rejects its promise with a `cancelled` error (`.reason =
+--- reason`), which is never reported as unhandled. Returns true if it was
+--- still pending; cancelling a settled promise does nothing.
+--- @param reason any
+--- @return boolean
+function operation:cancel(reason) end
+
 --- @class tide.task : tide.promise
 local task = {}
 
@@ -216,6 +232,15 @@ function tide.on_unhandled(fn) end
 --- Every unfinished task, oldest first.
 --- @return {task: tide.task, status: string, awaiting: any, where: string}[]
 function tide.tasks() end
+
+--- Every live task (as tide.tasks, with kind = "task" and, with debug
+--- origins, spawned = "file:line"), every pending operation (kind = its
+--- class: "sleep", "fs", "http", "operation", ...; promise, started =
+--- "file:line", owner = the task that started it, due_in for sleeps) and
+--- every pending timer (kind = "timer" or "interval", timer, due_in,
+--- started): what a script that does not finish is waiting for.
+--- @return table[]
+function tide.handles() end
 
 -- Methods made at load time, which the language server cannot see.
 

@@ -50,6 +50,7 @@ function M.functions()
   local objects = {
     { "tide.promise", tide.resolve(nil) },
     { "tide.task", task },
+    { "tide.operation", tide.sleep(0) },
     { "tide.timer", timer },
     { "tide.abort_controller", ctl },
     { "tide.signal", ctl.signal },
