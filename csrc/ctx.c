@@ -258,6 +258,12 @@ static int in_script(lua_State *L) {
   return script || e || !isatty(STDIN_FILENO);
 }
 
+int tide_interactive(lua_State *L) {
+  int top = lua_gettop(L), has_arg = lua_getglobal(L, "arg") == LUA_TTABLE;
+  lua_settop(L, top);
+  return has_arg && !in_script(L);
+}
+
 /* The default handler: writes the reason, and the failed task's traceback
  * when there is one, to stderr. (reason, promise [, traceback]) */
 static int default_unhandled(lua_State *L) {

@@ -228,6 +228,45 @@ static void check_toplevel(lua_State *L, tide_ctx *ctx, const char *fname) {
                    fname);
 }
 
+/* Lost work is never silent: once tide.run's main task has returned, every
+ * operation still pending that nobody awaits or handles (no reaction) is
+ * reported on stderr, like unfinished tasks, once. */
+static void report_unawaited(lua_State *L, tide_ctx *ctx) {
+  int n = 0, top = lua_gettop(L);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, ctx->anchors); /* top + 1 */
+  lua_newtable(L);                                 /* top + 2: what to say */
+  lua_pushnil(L);
+  while (lua_next(L, top + 1)) {
+    tide_promise *p = tide_topromise(L, ctx, -1);
+    tide_op *op = p ? tide_promise_op(p) : NULL;
+    if (p && p->kind == TIDE_K_OP && p->state == TIDE_PENDING && op->ref != LUA_NOREF &&
+        !(p->flags & (TIDE_F_HANDLED | TIDE_F_LOST))) {
+      p->flags |= TIDE_F_LOST;
+      tide_origin_push(L, ctx, -1);
+      lua_pushfstring(L, "%s%s%s", op->cls ? op->cls->name : "operation",
+                      lua_isstring(L, -1) ? " started at " : "",
+                      lua_isstring(L, -1) ? lua_tostring(L, -1) : "");
+      lua_rawseti(L, top + 2, ++n);
+      lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+  }
+  if (n) {
+    fprintf(stderr,
+            "tide: %d operation(s) were started and never awaited nor handled when "
+            "tide.run's main task returned:\n",
+            n);
+    for (int i = 1; i <= n && i <= 8; i++) {
+      lua_rawgeti(L, top + 2, i);
+      fprintf(stderr, "  %s\n", lua_tostring(L, -1));
+      lua_pop(L, 1);
+    }
+    if (n > 8) fprintf(stderr, "  ...\n");
+    fflush(stderr);
+  }
+  lua_settop(L, top);
+}
+
 /* tide.run(fn, ...) -> fn's result; tide.run() -> drives the loop until idle. */
 static int l_run(lua_State *L) {
   tide_ctx *ctx = tide_ctx_up(L);
@@ -241,6 +280,7 @@ static int l_run(lua_State *L) {
   t = lua_touserdata(L, -1);
   wait_on(L, ctx, -1, "tide.run's main task");
   t->flags |= TIDE_F_HANDLED;
+  report_unawaited(L, ctx);
   lua_getiuservalue(L, -1, TIDE_UV_STATE);
   if (t->state == TIDE_REJECTED) lua_error(L);
   return 1;

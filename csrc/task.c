@@ -410,6 +410,65 @@ static int await_k(lua_State *L, int status, lua_KContext mode) {
   return deliver(L, p->state == TIDE_FULFILLED, (int)mode);
 }
 
+#define SHOWN_FIELDS 12
+
+/* Pushes a rendering of the value at idx that calls no metamethod. */
+static void push_shown_raw(lua_State *L, int idx) {
+  switch (lua_type(L, idx)) {
+  case LUA_TSTRING:
+    lua_pushfstring(L, "\"%s\"", lua_tostring(L, idx));
+    break;
+  case LUA_TNUMBER:
+    lua_pushvalue(L, idx);
+    lua_tostring(L, -1); /* converts the copy */
+    break;
+  case LUA_TBOOLEAN:
+    lua_pushstring(L, lua_toboolean(L, idx) ? "true" : "false");
+    break;
+  default:
+    lua_pushfstring(L, "(%s)", luaL_typename(L, idx));
+  }
+}
+
+/* At the interactive prompt lua.c shows an error that is a table without
+ * __tostring as "(error object is a table value)": the rejection reason of
+ * the promise at 1 is written out first, its fields shown without calling
+ * any metamethod. */
+static void show_reason(lua_State *L) {
+  int top = lua_gettop(L), n = 0, t;
+  lua_getiuservalue(L, 1, TIDE_UV_STATE);
+  t = lua_type(L, -1);
+  if ((t != LUA_TTABLE && t != LUA_TUSERDATA) ||
+      luaL_getmetafield(L, -1, "__tostring") != LUA_TNIL || !tide_interactive(L)) {
+    lua_settop(L, top);
+    return;
+  }
+  fprintf(stderr, "tide.await: the promise was rejected with a %s", luaL_typename(L, -1));
+  if (t == LUA_TTABLE) {
+    fprintf(stderr, ": {");
+    lua_pushnil(L);
+    while (lua_next(L, top + 1)) {
+      if (n++ == SHOWN_FIELDS) {
+        fprintf(stderr, ", ...");
+        lua_settop(L, top + 1);
+        break;
+      }
+      push_shown_raw(L, top + 2);
+      push_shown_raw(L, top + 3);
+      fprintf(stderr, "%s%s%s%s = %s", n > 1 ? ", " : "",
+              lua_type(L, top + 2) == LUA_TSTRING ? "" : "[",
+              lua_type(L, top + 2) == LUA_TSTRING ? lua_tostring(L, top + 2)
+                                                  : lua_tostring(L, -2),
+              lua_type(L, top + 2) == LUA_TSTRING ? "" : "]", lua_tostring(L, -1));
+      lua_settop(L, top + 2);
+    }
+    fprintf(stderr, "}");
+  }
+  fprintf(stderr, "\n");
+  fflush(stderr);
+  lua_settop(L, top);
+}
+
 static int await_impl(lua_State *L, int mode) {
   tide_ctx *ctx = tide_ctx_up(L);
   tide_promise *p;
@@ -425,7 +484,10 @@ static int await_impl(lua_State *L, int mode) {
     }
     return 1;
   }
-  if (p->state != TIDE_PENDING) return settled_result(L, p, mode);
+  if (p->state != TIDE_PENDING) {
+    if (p->state == TIDE_REJECTED && mode == AWAIT_RAISE && !ctx->busy) show_reason(L);
+    return settled_result(L, p, mode);
+  }
 
   task = tide_current(ctx, L);
   if (task == NULL) {
@@ -436,6 +498,7 @@ static int await_impl(lua_State *L, int mode) {
              "plain coroutine); run it with tide.spawn and await inside");
     /* Top-level await: run the loop until the promise settles. */
     ctx->wait_toplevel(L, ctx, 1, "tide.await");
+    if (p->state == TIDE_REJECTED && mode == AWAIT_RAISE) show_reason(L);
     return settled_result(L, p, mode);
   }
   if ((void *)task == (void *)p)
@@ -496,15 +559,25 @@ static int l_current(lua_State *L) {
  * Introspection */
 
 /* Pushes "file:line" of the innermost Lua function active on co, or nil. */
-static void push_where(lua_State *L, lua_State *co) {
+static void push_where(lua_State *L, tide_ctx *ctx, lua_State *co) {
   lua_Debug ar;
+  int first = 0;
   for (int level = 0; lua_getstack(co, level, &ar); level++) {
     if (lua_getinfo(co, "Sl", &ar) && ar.currentline > 0) {
+      /* The user's line, past tide's own Lua files (else the first). */
+      if (ctx->lib_len && strncmp(ar.source, ctx->lib, ctx->lib_len) == 0) {
+        if (!first) {
+          lua_pushfstring(L, "%s:%d", ar.short_src, ar.currentline);
+          first = 1;
+        }
+        continue;
+      }
+      if (first) lua_pop(L, 1);
       lua_pushfstring(L, "%s:%d", ar.short_src, ar.currentline);
       return;
     }
   }
-  lua_pushnil(L);
+  if (!first) lua_pushnil(L);
 }
 
 /* task:traceback() -> the traceback of a failed task, or where a live one is
@@ -566,7 +639,7 @@ static int l_tasks(lua_State *L) {
     }
     lua_getiuservalue(L, 4, TIDE_TASK_UV_CO);
     if (lua_type(L, -1) == LUA_TTHREAD) {
-      push_where(L, lua_tothread(L, -1));
+      push_where(L, ctx, lua_tothread(L, -1));
       lua_setfield(L, 5, "where");
     }
     lua_pop(L, 1);
@@ -595,7 +668,7 @@ static void push_task_entry(lua_State *L, tide_ctx *ctx, int t) {
   }
   lua_getiuservalue(L, t, TIDE_TASK_UV_CO);
   if (lua_type(L, -1) == LUA_TTHREAD) {
-    push_where(L, lua_tothread(L, -1));
+    push_where(L, ctx, lua_tothread(L, -1));
     lua_setfield(L, -3, "where");
   }
   lua_pop(L, 1);

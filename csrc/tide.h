@@ -85,7 +85,8 @@ enum {
   TIDE_F_LOCKED = 1 << 1,   /* resolved: later resolve/reject calls are no-ops */
   TIDE_F_HANDLERS = 1 << 2, /* holds next() handlers (TIDE_PROMISE_UV_ON_*) */
   TIDE_F_TRACKED = 1 << 3,  /* on the list of rejections checked after a drain */
-  TIDE_F_QUIET = 1 << 4     /* rejected by tide's own cancellation: never reported */
+  TIDE_F_QUIET = 1 << 4,    /* rejected by tide's own cancellation: never reported */
+  TIDE_F_LOST = 1 << 5      /* an op reported as never awaited (tide.run) */
 };
 
 typedef struct tide_promise {
@@ -448,6 +449,9 @@ void tide_wake_push(lua_State *L, tide_ctx *ctx, lua_State *co, const tide_promi
 void tide_drain(tide_ctx *ctx);
 /* Records a rejected promise at p that nobody handles yet. */
 void tide_track_rejection(lua_State *L, tide_ctx *ctx, int p, tide_promise *pr);
+/* Whether this is lua.c's interactive REPL (lua5.4, lua5.4 -i), not a
+ * script or a host without `arg`. */
+int tide_interactive(lua_State *L);
 /* Reports an error nobody handled (promise at p, or 0 for a callback). */
 void tide_report_unhandled(lua_State *L, tide_ctx *ctx, int err, int p);
 /* Sets the handler the driver calls for ev. */

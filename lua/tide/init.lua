@@ -110,8 +110,6 @@ local tide = {
   error = core.error,           -- tide.error(kind, message [, fields])
   is_error = core.is_error,     -- tide.is_error(err [, kind])
   on_unhandled = core.on_unhandled,
-  tasks = core.tasks,
-  handles = core.handles,       -- live tasks, pending operations and timers
 }
 
 -- One line per entry of tide.handles().
@@ -137,6 +135,33 @@ local function describe(h)
   return table.concat(s, " ")
 end
 
+-- The entries of tide.tasks() and tide.handles() read well at the REPL.
+local entry_mt = { __name = "tide.handle", __tostring = describe }
+
+local function with_tostring(list)
+  for i = 1, #list do setmetatable(list[i], entry_mt) end
+  return list
+end
+
+--- Every unfinished task, oldest first: `{task=, status=, awaiting=,
+--- where=}` entries, whose `tostring` says it in one line.
+--- @return table[]
+function tide.tasks()
+  local list = core.tasks()
+  for i = 1, #list do list[i].kind = "task" end
+  return with_tostring(list)
+end
+
+--- Every live task (as tide.tasks; with debug origins, `spawned =
+--- "file:line"`), every pending operation (`kind` = its class: "sleep",
+--- "fs", "http", "operation", ...; `promise`, `started = "file:line"`,
+--- `owner` = the task that started it, `due_in` for sleeps) and every
+--- pending timer (`kind = "timer"` or `"interval"`, `timer`, `due_in`,
+--- `started`): what a script that does not finish is waiting for. Each
+--- entry's `tostring` says it in one line.
+--- @return table[]
+function tide.handles() return with_tostring(core.handles()) end
+
 --- Writes every live task (status, what it awaits, where it waits, where
 --- it was spawned) and every pending operation and timer (where it was
 --- started) to `file` (default: io.stderr), one per line: what a script
@@ -150,6 +175,7 @@ function tide.dump(file)
   end
   local list = core.handles()
   local tasks = 0
+  -- (describe is the entries' __tostring)
   for i = 1, #list do if list[i].kind == "task" then tasks = tasks + 1 end end
   local lines = { ("tide.dump: %d live task(s), %d pending operation(s) and timer(s)"):format(
     tasks, #list - tasks) }

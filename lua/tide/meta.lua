@@ -229,19 +229,6 @@ function tide.is_error(v, kind) end
 --- @return function
 function tide.on_unhandled(fn) end
 
---- Every unfinished task, oldest first.
---- @return {task: tide.task, status: string, awaiting: any, where: string}[]
-function tide.tasks() end
-
---- Every live task (as tide.tasks, with kind = "task" and, with debug
---- origins, spawned = "file:line"), every pending operation (kind = its
---- class: "sleep", "fs", "http", "operation", ...; promise, started =
---- "file:line", owner = the task that started it, due_in for sleeps) and
---- every pending timer (kind = "timer" or "interval", timer, due_in,
---- started): what a script that does not finish is waiting for.
---- @return table[]
-function tide.handles() end
-
 -- Methods made at load time, which the language server cannot see.
 
 --- @class tide.channel

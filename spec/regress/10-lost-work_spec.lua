@@ -102,6 +102,35 @@ describe("issue 10: lost work is never silent", function()
     end)
   end)
 
+  it("operations never awaited when tide.run's main task returns are reported", function()
+    local out, status = helper.lua([[
+      local tide = require "tide"
+      tide.run(function()
+        tide.fs.read("/etc/hostname")   -- a task: reported at exit if unfinished
+        tide.sleep(0.2)                 -- an operation nobody awaits
+        tide.sleep(0.3):next(print)     -- handled: not lost
+      end)
+      tide.run()
+    ]])
+    assert.equal(0, status, out)
+    assert.matches("tide: 1 operation(s) were started and never awaited nor handled when " ..
+      "tide.run's main task returned:\n  sleep", out, 1, true)
+  end)
+
+  it("at the REPL a rejected table shows what it holds; tasks() entries read well", function()
+    local out = helper.repl({
+      "tide = require 'tide'",
+      "tide.reject({ code = 7, message = 'no such user' }):await()",
+      "t = tide.spawn(function() tide.sleep(30):await() end)",
+      "print(tide.tasks()[1])",
+      "t:cancel()",
+    })
+    assert.matches("tide.await: the promise was rejected with a table: {", out, 1, true)
+    assert.matches("code = 7", out, 1, true)
+    assert.matches('message = "no such user"', out, 1, true)
+    assert.matches("task tide.task (waiting) at stdin:1 awaiting tide.promise (pending)", out, 1, true)
+  end)
+
   it("an aggregate error lists each cause", function()
     helper.run(function()
       local _, err = tide.pawait(tide.any { tide.reject("first"), tide.reject(tide.error("http", "second")) })
