@@ -8,6 +8,7 @@
 local core = require "tide.core"
 local signal = require "tide.signal"
 local stream = require "tide.stream"
+local tide_file = require "tide.file"
 
 local pcall, error, type, setmetatable = pcall, error, type, setmetatable
 local concat, sort, min, max = table.concat, table.sort, math.min, math.max
@@ -162,6 +163,45 @@ function fs.lines(path)
       core.fs_close(file.fd):catch(function() end)
       file.fd = nil
     end
+  end)
+end
+
+-- io.open's modes: "r", "w", "a", "r+", "w+", "a+", each with an optional
+-- "b" (which changes nothing here).
+local function open_mode(mode)
+  if mode == nil then return "r" end
+  if type(mode) ~= "string" then
+    error(("bad argument #2 to 'open' (string expected, got %s)"):format(type(mode)), 3)
+  end
+  local base, plus = mode:match("^([rwa])(%+?)b*$")
+  if not base then error(("bad argument #2 to 'open' (invalid mode '%s')"):format(mode), 3) end
+  return base .. plus
+end
+
+--- Opens a file, as io.open does (`mode` "r" by default; "w", "a", "r+",
+--- "w+", "a+", each with an optional "b"): a promise of a tide.file, whose
+--- calls (read, write, seek, chunks, lines, size, close) return promises.
+--- A directory rejects with EISDIR. Close it (or use `<close>`); a file
+--- dropped open is closed by the collector.
+--- @param path string
+--- @param mode string|nil
+--- @param opts {signal: tide.signal}|nil
+--- @return tide.promise
+function fs.open(path, mode, opts)
+  check_path(path, "open")
+  local m = open_mode(mode)
+  return run("open", 3, nil, path, opts, function()
+    local fd = core.fs_open(path, m):await()
+    local ok, st = pcall(function() return core.fs_fstat(fd):await() end)
+    if ok and st.type == "directory" then
+      ok, st = false, core.error("fs", path .. ": illegal operation on a directory (open)",
+        { code = "EISDIR", path = path, syscall = "open" })
+    end
+    if not ok then
+      core.fs_close(fd):catch(function() end)
+      error(st, 0)
+    end
+    return tide_file.new(fd, path, m, st)
   end)
 end
 

@@ -99,6 +99,7 @@ local tide = {
   -- Streams
   channel = require("tide.channel").channel,
   generator = stream.generator,
+  pipe = require("tide.pipe").pipe, -- tide.pipe(source, sink, opts) -> promise of bytes moved
   stream = stream,              -- stream.from(list), stream.new(pull, close)
 
   -- Files and HTTP
