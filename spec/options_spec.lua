@@ -15,6 +15,12 @@ local function closed_channel()
   return ch
 end
 
+-- An open file (/dev/null, for reading and writing), opened at the top
+-- level.
+local function null_file()
+  return tide.fs.open("/dev/null", "r+"):await()
+end
+
 -- name -> function(opts) calling it with valid arguments and `opts` as its
 -- options table; `signal` is false for the two whose options have no signal.
 local OPTIONS = {
@@ -41,6 +47,13 @@ local OPTIONS = {
   ["tide.fs.remove"] = { function(o) return tide.fs.remove("/nonexistent", o) end },
   ["tide.fs.rename"] = { function(o) return tide.fs.rename("/nonexistent", "/nonexistent2", o) end },
   ["tide.fs.exists"] = { function(o) return tide.fs.exists("/nonexistent", o) end },
+  ["tide.fs.open"] = { function(o) return tide.fs.open("/nonexistent", "r", o) end },
+  ["tide.pipe"] = { function(o) return tide.pipe(tide.stream.from {}, function() end, o) end },
+  ["tide.file:read"] = { function(o) local p = null_file():read(1, o); return p end },
+  ["tide.file:write"] = { function(o) local p = null_file():write("x", o); return p end },
+  ["tide.file:seek"] = { function(o) local p = null_file():seek("set", 0, o); return p end },
+  ["tide.file:size"] = { function(o) local p = null_file():size(o); return p end },
+  ["tide.file:close"] = { function(o) local p = null_file():close(o); return p end },
   ["tide.http.request"] = { function(o) o = o or {}; o.url = U; return tide.http.request(o) end },
   ["tide.http.client"] = { function(o) return tide.http.client(o) end, signal = false },
   ["tide.http.event_source"] = { function(o)
@@ -91,8 +104,8 @@ for name in ([[
   tide.abort_controller tide.abort_controller:abort tide.all tide.all_settled tide.any tide.any_signal
   tide.async tide.await tide.breaker:call tide.channel tide.channel:close tide.channel:filter
   tide.channel:map tide.channel:pull tide.channel:take tide.channel:try_recv tide.channel:try_send
-  tide.current tide.deferred tide.error tide.fs.lines tide.generator tide.http.client:close tide.http.client:cookies
-  tide.http.close
+  tide.current tide.deferred tide.error tide.file:chunks tide.file:lines tide.fs.lines tide.generator
+  tide.http.client:close tide.http.client:cookies tide.http.close
   tide.http.response:chunks tide.http.response:close tide.http.response:events tide.http.response:header_values
   tide.http.response:json tide.http.response:lines tide.http.response:ok tide.http.response:raise_for_status
   tide.is_error tide.json.array tide.json.decode tide.json.encode

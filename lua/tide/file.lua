@@ -128,7 +128,7 @@ local function enqueue(f, sig, work, firm)
 end
 
 local function call_options(opts, fname, n)
-  return signal.options(opts, "tide.file:" .. fname, n, nil, 3)
+  return signal.options(opts, "tide.file:" .. fname, n, nil, 2) -- (a tail call: no frame of its own)
 end
 
 --- Up to `n` bytes from the position (a promise of a string; nil at the

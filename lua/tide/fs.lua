@@ -300,4 +300,7 @@ function fs.exists(path, opts)
   end)
 end
 
+--- The class of the files tide.fs.open makes (their methods).
+fs.File = tide_file.File
+
 return fs

@@ -64,6 +64,8 @@ function M.functions()
   for _, o in ipairs(objects) do add_functions(list, seen, o[1], ":", methods_of(o[2])) end
   -- A response needs a server; its class is in tide.http.Response.
   add_functions(list, seen, "tide.http.response", ":", tide.http.Response)
+  -- A file needs an open; its class is in tide.fs.File.
+  add_functions(list, seen, "tide.file", ":", tide.fs.File)
   client:close()
 
   -- tide.aws: its functions, DynamoDB's marshal/unmarshal, a client's methods.
