@@ -144,6 +144,7 @@ function File:read(n, opts)
   end
   local sig, rejected = call_options(opts, "read", 2)
   if rejected then return rejected end
+  if self._state ~= "open" then return core.reject(closed_error(self)) end
   if not self._readable then
     return core.reject(fs_error(self, "EBADF", "file not opened for reading", "read"))
   end
@@ -183,6 +184,7 @@ function File:write(s, opts)
   end
   local sig, rejected = call_options(opts, "write", 2)
   if rejected then return rejected end
+  if self._state ~= "open" then return core.reject(closed_error(self)) end
   if not self._writable then
     return core.reject(fs_error(self, "EBADF", "file not opened for writing", "write"))
   end
