@@ -190,7 +190,8 @@ describe("tide.fs.open", function()
 
   it("raises for misuse: bad modes, sizes, whences, data", function()
     local path = put("u", "abc")
-    assert.equal("bad argument #2 to 'open' (invalid mode 'rw')", misuse(function() return tide.fs.open(path, "rw") end))
+    assert.equal("bad argument #2 to 'open' (invalid mode 'rw')",
+      misuse(function() return tide.fs.open(path, "rw") end))
     assert.equal("bad argument #2 to 'open' (string expected, got number)",
       misuse(function() return tide.fs.open(path, 1) end))
     assert.equal("bad argument #1 to 'open' (string expected, got nil)", misuse(function() return tide.fs.open() end))
