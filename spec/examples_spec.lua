@@ -172,6 +172,13 @@ local expected = {
     "consumer stopped after 5 events; source cancelled after sending 5",
     "100 ms later the source has still sent 5",
   },
+  file_copy = {
+    "source: 4194304 bytes",
+    "%[####################%] 100%%",
+    "copied 4194304 bytes in %d+ ms",
+    "first bytes of the copy: 0123456789abcdef; size 4194304",
+    "checksummed 4194304 bytes in 16 chunks: %d+",
+  },
   file_lines = {
     "wrote 10000 lines",
     "read 10000 lines",
