@@ -411,4 +411,10 @@ function client:patch(url, opts) end
 --- @return tide.promise
 function client:delete(url, opts) end
 
+--- An open file (tide.fs.open): its methods are in lua/tide/file.lua.
+--- @class tide.file
+--- @field path string  the path it was opened at
+--- @field mode string  its mode as io.open's, without "b" ("r", "w+", ...)
+
 return tide
+
