@@ -76,6 +76,7 @@ return function(fz)
   fz.all_responses = setmetatable({}, weak)
   fz.all_streams = setmetatable({}, weak)
   fz.fs_streams = {}                        -- strong: a dropped fs.lines stream would keep its fd
+  fz.fs_files = {}                          -- strong: tide.fs.open files, closed at the end
   fz.all_clients, fz.client_list = {}, {}   -- strong: closed at the end
   fz.settlers = setmetatable({}, weak)      -- deferred promise -> {resolve, reject}
   fz.long_timeouts = setmetatable({}, weak) -- timeout() results with long deadlines

@@ -34,6 +34,7 @@ return function(fz)
     for ch in pairs(fz.all_channels) do pcall(CH.close, ch) end
     for s in pairs(fz.all_streams) do pcall(ST.close, s) end
     for s in pairs(fz.fs_streams) do pcall(ST.close, s) end
+    for f in pairs(fz.fs_files) do pcall(f.close, f) end
     for ctl in pairs(fz.all_ctls) do pcall(CTL.abort, ctl, why) end
     for _, r in pairs(fz.settlers) do pcall(r[2], why) end
     for res in pairs(fz.all_responses) do pcall(RESP.close, res) end
