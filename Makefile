@@ -17,7 +17,7 @@ fuzz-long:       ## 100,000 random API calls, a new seed each time
 	@scripts/fuzz --calls 100000
 fuzz-hostile:    ## the short pass plus the operations that crash tide today (known_crash in fuzz/ops/)
 	@scripts/fuzz --calls 20000 --seed 1 --hostile
-soak:            ## 1M promises, 100k HTTP requests, a 1 GiB file by lines; RSS must stay flat
+soak:            ## 1M promises, 100k HTTP requests, a 1 GiB file by lines and through tide.pipe; RSS must stay flat
 	@scripts/soak
 build:
 	@scripts/build

@@ -1,6 +1,6 @@
 --- Soak: a million promises, then 100,000 HTTP requests against a local
---- nginx, then every line of a 1 GiB file through tide.fs.lines, with the
---- process's RSS sampled as it goes. After a warm-up (the first fifth of
+--- nginx, then every line of a 1 GiB file through tide.fs.lines, then that
+--- file copied through tide.pipe, with the process's RSS sampled as it goes. After a warm-up (the first fifth of
 --- each phase), RSS must grow by less than 5%: nothing accumulates per
 --- promise, per request or per line, and a file is read in bounded memory.
 ---
@@ -32,8 +32,22 @@ local function rss_kib()
   return kib
 end
 
+-- Growth after warm-up of `samples` (RSS in KiB), in percent; prints and
+-- records the phase.
+local function record(name, total, seconds, samples)
+  local warm = samples[SAMPLES // 5]
+  local peak = warm
+  for s = SAMPLES // 5, SAMPLES do peak = math.max(peak, samples[s]) end
+  local growth = (peak - warm) * 100 / warm
+  print(("SOAK phase=%s n=%d seconds=%.1f rss_after_warmup_kib=%d rss_peak_kib=%d growth_pct=%.2f"):format(
+    name, total, seconds, warm, peak, growth))
+  rows[#rows + 1] = { name = name, n = total, seconds = seconds, warm = warm, peak = peak, growth = growth,
+    first = samples[1], last = samples[SAMPLES] }
+  return growth
+end
+
 -- Runs `total` steps of `step(i)` in `SAMPLES` slices, sampling RSS after
--- each; returns the samples and the growth after warm-up, in percent.
+-- each; returns the growth after warm-up, in percent.
 local function phase(name, total, step)
   local samples, per = {}, total // SAMPLES
   local t0 = tide.now()
@@ -43,16 +57,7 @@ local function phase(name, total, step)
     samples[s] = rss_kib()
     io.write(("%s %3d%%  %6d KiB RSS\n"):format(name, s * 100 // SAMPLES, samples[s]))
   end
-  local warm = samples[SAMPLES // 5]
-  local peak = warm
-  for s = SAMPLES // 5, SAMPLES do peak = math.max(peak, samples[s]) end
-  local growth = (peak - warm) * 100 / warm
-  local seconds = tide.now() - t0
-  print(("SOAK phase=%s n=%d seconds=%.1f rss_after_warmup_kib=%d rss_peak_kib=%d growth_pct=%.2f"):format(
-    name, total, seconds, warm, peak, growth))
-  rows[#rows + 1] = { name = name, n = total, seconds = seconds, warm = warm, peak = peak, growth = growth,
-    first = samples[1], last = samples[SAMPLES] }
-  return growth
+  return record(name, total, tide.now() - t0, samples)
 end
 
 local failed = false
@@ -115,9 +120,27 @@ tide.run(function()
   for line in lines do
     if line == LINE then ok_lines = ok_lines + 1 end
   end
-  os.remove(path)
   assert(ok_lines == n_lines, ("read %d good lines of %d"):format(ok_lines, n_lines))
-  failed = g1 >= LIMIT_PCT or g2 >= LIMIT_PCT or g3 >= LIMIT_PCT
+
+  -- Phase 4: the same file copied through tide.pipe (by paths: the pipe
+  -- opens and closes both), RSS sampled from on_progress each time another
+  -- 1/SAMPLES of the bytes has moved.
+  local copy = os.tmpname()
+  local total = file_mib * 1024 * 1024
+  local samples, next_mark, t0 = {}, total // SAMPLES, tide.now()
+  local moved = tide.pipe(path, copy, { on_progress = function(bytes)
+    if bytes >= next_mark and #samples < SAMPLES then
+      next_mark = next_mark + total // SAMPLES
+      collectgarbage()
+      samples[#samples + 1] = rss_kib()
+      io.write(("pipe %3d%%  %6d KiB RSS\n"):format(#samples * 100 // SAMPLES, samples[#samples]))
+    end
+  end }):await()
+  assert(moved == total, ("piped %d bytes of %d"):format(moved, total))
+  local g4 = record("pipe", total, tide.now() - t0, samples)
+  os.remove(copy)
+  os.remove(path)
+  failed = g1 >= LIMIT_PCT or g2 >= LIMIT_PCT or g3 >= LIMIT_PCT or g4 >= LIMIT_PCT
 end)
 
 if results_file then
@@ -141,6 +164,8 @@ if results_file then
   md[#md + 1] = "- http: GET /api/fast of scripts/local-api's nginx, 64 tasks in flight through one client."
   md[#md + 1] = ("- file lines: every line of a %d MiB file of 64-byte lines through one `tide.fs.lines` stream, " ..
     "each compared; RSS stays flat, so the file is read in bounded memory."):format(file_mib)
+  md[#md + 1] = ("- pipe: that %d MiB file copied to another through `tide.pipe` by paths (N is bytes), RSS " ..
+    "sampled from `on_progress` at each twentieth of the bytes."):format(file_mib)
   require("sections").replace(results_file, "soak", table.concat(md, "\n"))
 end
 
