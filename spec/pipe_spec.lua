@@ -210,3 +210,37 @@ describe("tide.pipe", function()
     end
   end)
 end)
+
+describe("tide.pipe from an HTTP response", function()
+  local servers = require "spec.support.servers"
+  local ngx
+  lazy_setup(function() ngx = servers.nginx() end)
+  lazy_teardown(function() servers.stop_all() end)
+  helper.setup()
+
+  it("writes a streamed body to a file, with progress", function()
+    local dir = helper.tmpdir()
+    local path = dir .. "/16m.bin"
+    local last = 0
+    local n = helper.run_slow(function()
+      local res <close> = tide.http.get(ngx.http .. "/16m.bin", { stream = true }):await()
+      return tide.pipe(res:chunks(), path, { on_progress = function(b) last = b end }):await()
+    end)
+    assert.equal(16 * 1024 * 1024, n)
+    assert.equal(n, last)
+    local f = assert(io.open(path, "rb"))
+    local body = f:read("a")
+    f:close()
+    os.execute("rm -rf " .. dir)
+    assert.is_true(body == servers.pattern(16 * 1024 * 1024), "the file differs from the body")
+  end)
+
+  it("stops the transfer when the sink fails", function()
+    helper.run_slow(function()
+      local res <close> = tide.http.get(ngx.http .. "/16m.bin", { stream = true }):await()
+      local err = rejection(tide.pipe(res:chunks(), "/dev/full"))
+      assert.equal("fs", err.kind)
+      assert.equal("ENOSPC", err.code)
+    end)
+  end)
+end)
