@@ -150,6 +150,25 @@ describe("tide.fs.open", function()
     assert.equal(0, require("tide.core").stats().fs)
   end)
 
+  it("finishes the calls queued on a file dropped without waiting, then closes it when collected", function()
+    local path = dir .. "/dropped"
+    local before = helper.open_fds()
+    run(function()
+      local f = tide.fs.open(path, "w"):await()
+      for i = 1, 20 do f:write(i .. ";") end
+      f = nil -- luacheck: ignore
+      -- Once its writes are done nothing holds it: a collection closes it.
+      assert.is_true(helper.wait_for(function()
+        collectgarbage()
+        collectgarbage()
+        return helper.open_fds() == before
+      end, 5 * helper.SLOW))
+    end)
+    local want = {}
+    for i = 1, 20 do want[i] = i .. ";" end
+    assert.equal(table.concat(want), contents(path))
+  end)
+
   it("rejects a directory, a missing file and a file it cannot write", function()
     run(function()
       local err = rejection(tide.fs.open(dir))
