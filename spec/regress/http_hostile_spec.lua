@@ -280,7 +280,9 @@ describe("issue 15: HTTP under attack", function()
           assert.is_nil(err.message:find("Out of memory", 1, true), err.message)
           assert.matches("faster than it was read", err.message, 1, true)
         end
-        assert.is_true(gap < 1 * SLOW, ("the loop froze for %.1f s"):format(gap))
+        -- The bug froze it for tens of seconds; a busy machine alone can hold
+        -- one turn for about a second.
+        assert.is_true(gap < 2.5 * SLOW, ("the loop froze for %.1f s"):format(gap))
         if res then res:close() end
       end, 30)
     end)
