@@ -134,10 +134,11 @@ static http_pool *client_check_pool(lua_State *L, int idx) {
 }
 
 /* Closes p: its requests lose it (see http_request_orphan). A request
- * whose promise is pending and whose transfer did not finish is rejected
- * when L is given (a forced close), or just let go (finalization: only a
- * closing state collects a pool with requests, which keep it alive
- * otherwise). Idempotent; never raises. */
+ * whose promise is pending and whose transfer did not finish is cancelled
+ * (it rejects with `cancelled`, not reported if nobody awaits it: its
+ * closer asked for it) when L is given, or just let go
+ * (finalization: only a closing state collects a pool with requests, which
+ * keep it alive otherwise). Idempotent; never raises. */
 static void client_cleanup(lua_State *L, tide_ctx *ctx, http_pool *p) {
   http_req *q;
   if (p->closed) return;
@@ -147,14 +148,16 @@ static void client_cleanup(lua_State *L, tide_ctx *ctx, http_pool *p) {
     http_transfer *t;
     if (op && L && q->state != HTTP_REQ_DONE) {
       tide_push_anchored(L, ctx, op->base.op.ref);
-      op->req = NULL;
-      q->op = NULL;
-      tide_op_done(L, ctx, &op->base.op);
-      tide_error_push(L, "network", "the HTTP client was closed during the request");
-      http_request_free(L, ctx, q);
-      tide_settle(L, ctx, top + 1, TIDE_REJECTED, -1);
+      op->base.promise.flags |= TIDE_F_QUIET; /* the closer asked for it */
+      lua_pushliteral(L, "the HTTP client was closed");
+      tide_push_cancelled(L, top + 2);
+      tide_cancel(L, ctx, top + 1, top + 3); /* frees q, or unlinks it */
       lua_settop(L, top);
-      continue; /* freed, or at least out of the list */
+      if (p->reqs == q && q->op == op) { /* not cancelled: let it go */
+        op->req = NULL;
+        q->op = NULL;
+      }
+      continue;
     }
     if (op && !L) {
       op->req = NULL;
@@ -173,27 +176,13 @@ static void client_cleanup(lua_State *L, tide_ctx *ctx, http_pool *p) {
   client_cookies_close(ctx, p);
 }
 
-/* pool:close([force]): closes the pooled connections. Refused while
- * transfers are in flight, unless forced. */
+/* pool:close() and its __close: cancels the transfers in flight (they
+ * reject with `cancelled`) and closes the pooled connections. Never
+ * raises: a `<close>` must let the error that unwinds it pass. */
 static int client_pool_close(lua_State *L) {
-  tide_ctx *ctx = tide_ctx_up(L);
-  http_pool *p = luaL_checkudata(L, 1, HTTP_POOL_MT);
-  if (!p->closed && ctx->closed) return 0; /* the context cleans up */
-  if (p->transfers > 0 && !lua_toboolean(L, 2))
-    return tide_usage_error(L,
-                            "cannot close an HTTP client with %d transfer(s) in flight: "
-                            "await or cancel them first",
-                            p->transfers);
-  client_cleanup(L, ctx, p);
-  return 0;
-}
-
-/* __close: closes an idle pool; one with transfers in flight is kept by
- * them, and closes when collected. Never raises. */
-static int client_pool_release(lua_State *L) {
   http_pool *p = luaL_checkudata(L, 1, HTTP_POOL_MT);
   tide_ctx *ctx = tide_ctx_get(L); /* NULL once the context is gone */
-  if (ctx && !ctx->closed && p->transfers == 0) client_cleanup(L, ctx, p);
+  if (ctx && !ctx->closed) client_cleanup(L, ctx, p);
   return 0;
 }
 
@@ -340,7 +329,7 @@ void tide_http_open(lua_State *L, tide_ctx *ctx) {
   static const luaL_Reg pool_methods[] = {
       {"close", client_pool_close}, {"cookies", client_pool_cookies}, {NULL, NULL}};
   static const luaL_Reg pool_meta[] = {{"__gc", client_pool_gc},
-                                       {"__close", client_pool_release},
+                                       {"__close", client_pool_close},
                                        {"__tostring", client_pool_tostring},
                                        {NULL, NULL}};
   static const tide_module module = {"http", client_module_close, NULL, NULL};

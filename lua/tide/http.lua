@@ -723,19 +723,21 @@ function Client:cookies()
   return list
 end
 
---- Closes the client's pooled connections (an error while its requests
---- are in flight).
+--- Closes the client: its requests in flight are cancelled (they reject
+--- with `cancelled`) and its pooled connections close. Never raises, so
+--- that a client's `<close>` lets the error that unwinds it pass. Also its
+--- `<close>`.
 function Client:close()
   check.self(self, Client, "tide.http.client", "client", "close")
-  self._c:close()
   self._closed = true
+  self._c:close()
 end
 
--- Its `<close>`: closes the client if it is idle; one with requests in
--- flight is kept by them and closes when collected. Never raises.
+-- Its `<close>` (and that of a wrong value: nothing happens).
 function Client:__close()
   if getmetatable(self) ~= Client or self._closed then return end
-  if pcall(self._c.close, self._c) then self._closed = true end
+  self._closed = true
+  self._c:close()
 end
 
 function Client:__tostring()
@@ -904,9 +906,8 @@ function M.event_source(url, opts)
   end))
 end
 
---- Closes the pooled connections of the default client (the module
---- functions make a new one when next used). Fails while its requests are
---- in flight.
+--- Closes the default client (the module functions make a new one when
+--- next used): its requests in flight are cancelled.
 function M.close()
   if default then
     default:close()

@@ -1,0 +1,86 @@
+-- Issue 10, HTTP bugs: a client's `<close>` replaced the error unwinding it
+-- with "cannot close an HTTP client with 1 transfer(s) in flight" (bug 2);
+-- a streamed upload could not declare its length (bug 3); a malformed URL
+-- rejected later as `network` and was retried (bug 4); network errors gave
+-- `code` as curl's number. Real servers: the fault server on loopback, which
+-- echoes the request it saw.
+local helper = require "spec.helper"
+local tide = require "tide"
+local servers = require "spec.support.servers"
+
+local http = tide.http
+
+local flt
+
+local run = helper.run_slow
+local rejection, wait_for, key = helper.rejection, helper.wait_for, helper.key
+
+local function conn_state(k)
+  return http.get(flt.url .. "/state?key=" .. k):await():json()
+end
+
+describe("issue 10: HTTP", function()
+  lazy_setup(function()
+    flt = servers.faults()
+  end)
+  lazy_teardown(function()
+    servers.stop_all()
+  end)
+  helper.setup()
+
+  describe("closing a client with requests in flight", function()
+    it("<close> lets the error raised while a request is in flight propagate unchanged", function()
+      run(function()
+        local k = key("closebusy")
+        local p
+        local ok, err = pcall(function()
+          local api <close> = http.client { base_url = flt.url }
+          p = api:get("/never?key=" .. k)
+          assert.is_true(wait_for(function() return conn_state(k).state == "open" end))
+          error("the real error", 0)
+        end)
+        assert.is_false(ok)
+        assert.equal("the real error", err)
+        local e = rejection(p)
+        assert.is_true(tide.is_error(e, "cancelled"), tostring(e))
+        -- The transfer really stopped: the server saw its connection close.
+        assert.is_true(wait_for(function() return conn_state(k).state == "closed" end))
+      end)
+    end)
+
+    it("client:close() cancels the requests in flight and does not raise", function()
+      run(function()
+        local c = http.client { base_url = flt.url }
+        local a, b = c:get("/slow?ms=2000"), c:get("/never")
+        c:close()
+        for _, p in ipairs { a, b } do
+          local e = rejection(p)
+          assert.is_true(tide.is_error(e, "cancelled"), tostring(e))
+        end
+        c:close() -- again: nothing happens
+      end)
+    end)
+
+    it("a request cancelled by its client's close is not reported as unhandled", function()
+      local unhandled = helper.capture_unhandled(finally)
+      run(function()
+        local c = http.client { base_url = flt.url }
+        c:get("/never")
+        tide.sleep(0.02):await()
+        c:close()
+        tide.sleep(0.02):await()
+      end)
+      assert.same({}, unhandled)
+    end)
+
+    it("a task awaiting a request of a closed client gets `cancelled`", function()
+      run(function()
+        local c = http.client { base_url = flt.url }
+        local t = tide.spawn(function() return c:get("/never"):await() end)
+        tide.sleep(0.02):await()
+        c:close()
+        assert.is_true(tide.is_error(rejection(t), "cancelled"))
+      end)
+    end)
+  end)
+end)
