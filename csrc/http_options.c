@@ -67,6 +67,8 @@
 #define OPTIONS_AS_ROW(name, spec, pub, passed, text) {#name, spec, pub, passed, text},
 enum { HTTP_OPTIONS(OPTIONS_AS_ENUM) OPT_COUNT };
 
+static int options_check_url(lua_State *L);
+
 static const struct options_row {
   const char *name;
   int spec_type;
@@ -97,6 +99,71 @@ void http_options_export(lua_State *L) {
     lua_rawseti(L, -2, ++n);
   }
   lua_setfield(L, -2, "http_passthrough");
+  lua_pushcfunction(L, options_check_url);
+  lua_setfield(L, -2, "http_check_url");
+}
+
+/* core.http_check_url(url) -> nil, or why url is malformed (and true when
+ * it is for its scheme): parsed by libcurl's URL API as the transfer will
+ * be, refusing spaces and control characters, a missing scheme, schemes
+ * other than http and https, and an empty host. The Lua layer raises it as
+ * a `usage` error at the call: retrying a malformed URL cannot help. */
+static int options_check_url(lua_State *L) {
+  size_t len;
+  const char *url = luaL_checklstring(L, 1, &len);
+  const char *why = NULL;
+  char *scheme = NULL, *host = NULL;
+  int bad_scheme = 0;
+  CURLU *h;
+  CURLUcode rc;
+  for (size_t i = 0; i < len && !why; i++) {
+    unsigned char c = (unsigned char)url[i];
+    if (c == ' ')
+      why = "it contains a space: percent-encode it as %20";
+    else if (c < 0x20 || c == 0x7f)
+      why = "it contains a control character";
+  }
+  if (!why) {
+    const char *sep = strstr(url, "://");
+    /* libcurl reads "http:///x" as "http://x/": not the URL written. */
+    size_t n = sep ? (size_t)(sep - url) : 0;
+    if (!sep)
+      why = "it has no scheme: http:// or https://";
+    else if (!((n == 4 && strncasecmp(url, "http", 4) == 0) ||
+               (n == 5 && strncasecmp(url, "https", 5) == 0)))
+      bad_scheme = 1;
+    else if (strchr("/?#", sep[3]))
+      why = "it has no host";
+  }
+  if (bad_scheme) why = "only http and https URLs are supported";
+  if (why) {
+    lua_pushstring(L, why);
+    lua_pushboolean(L, bad_scheme);
+    return 2;
+  }
+  h = curl_url();
+  if (!h) return luaL_error(L, "not enough memory");
+  rc = curl_url_set(h, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME);
+  if (rc == CURLUE_OK) rc = curl_url_get(h, CURLUPART_SCHEME, &scheme, 0);
+  if (rc == CURLUE_OK && strcasecmp(scheme, "http") != 0 &&
+      strcasecmp(scheme, "https") != 0) {
+    why = "only http and https URLs are supported";
+    bad_scheme = 1;
+  } else {
+    if (rc == CURLUE_OK) rc = curl_url_get(h, CURLUPART_HOST, &host, 0);
+    if (rc == CURLUE_OK && host[0] == '\0') rc = CURLUE_NO_HOST;
+    if (rc == CURLUE_NO_HOST)
+      why = "it has no host";
+    else if (rc != CURLUE_OK)
+      why = curl_url_strerror(rc);
+  }
+  curl_free(scheme);
+  curl_free(host);
+  curl_url_cleanup(h);
+  if (!why) return 0;
+  lua_pushstring(L, why);
+  lua_pushboolean(L, bad_scheme);
+  return 2;
 }
 
 /* ---------------------------------------------------------------------------

@@ -1335,7 +1335,7 @@ describe("tide.http", function()
         function() http.get("ftp://127.0.0.1/") end },
       { 'only http and https URLs are supported (got "file:///etc/passwd")',
         function() http.get("file:///etc/passwd") end },
-      { 'only http and https URLs are supported (got "127.0.0.1/x")', function() http.get("127.0.0.1/x") end },
+      { 'bad URL "127.0.0.1/x": it has no scheme: http:// or https://', function() http.get("127.0.0.1/x") end },
       { "a GET request cannot have a body", function() http.get(u, { body = "x" }) end },
       { "a GET request cannot have a body", function() http.get(u, { json = { 1 } }) end },
       { "a HEAD request cannot have a body", function() http.head(u, { form = { a = 1 } }) end },

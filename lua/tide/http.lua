@@ -21,12 +21,15 @@ local sse = require "tide.sse"
 local type, error, pairs, ipairs, tostring, setmetatable, getmetatable =
   type, error, pairs, ipairs, tostring, setmetatable, getmetatable
 local concat, sort, escape = table.concat, table.sort, core.http_escape
+local check_url_c = core.http_check_url
 
 local json = require "tide.json"
 
 local function usage(fmt, ...)
   error(core.error("usage", fmt:format(...)), 3)
 end
+
+
 
 -- ---------------------------------------------------------------------------
 -- Responses
@@ -253,6 +256,16 @@ local function check_text(what, s)
   return s
 end
 
+-- A malformed URL is the caller's mistake, raised at the call (and so
+-- never retried): libcurl's URL parser says (core.http_check_url).
+local function check_url(url)
+  local why, scheme = check_url_c(url)
+  if why then
+    if scheme then usage("%s (got %q)", why, url) end
+    usage("bad URL %q: %s", url, why)
+  end
+end
+
 local function join_url(base, path)
   if path:match("^[%a][%w+.-]*://") or not base then return path end
   return (base:gsub("/+$", "")) .. "/" .. (path:gsub("^/+", ""))
@@ -325,14 +338,12 @@ local function build_spec(client, opts, url, method)
   end
   if client._closed then usage("attempt to use a closed tide.http.client") end
   if type(url) ~= "string" then usage("bad option 'url' (string expected, got %s)", type(url)) end
-  url = check_text("url", join_url(client.base_url, url))
-  if not url:find("^[Hh][Tt][Tt][Pp][Ss]?://") then
-    usage("only http and https URLs are supported (got %q)", url)
-  end
+  url = join_url(client.base_url, url)
   if opts.query then
     local q = encode_pairs(opts.query, "query")
     if q ~= "" then url = url .. (url:find("?", 1, true) and "&" or "?") .. q end
   end
+  check_url(url)
   method = method or opts.method
   if method == nil then
     method = "GET"
@@ -656,6 +667,7 @@ local function new_client(opts)
     usage("bad option 'cookies' to tide.http.client (a file path expected)")
   end
   if opts.headers then for name, value in pairs(opts.headers) do check_header(name, value) end end
+  if opts.base_url then check_url(opts.base_url) end
   return setmetatable({
     _c = core.http_client { max_connections = opts.max_connections, max_per_host = opts.max_per_host,
                             cookies = opts.cookies },

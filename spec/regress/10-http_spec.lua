@@ -83,4 +83,48 @@ describe("issue 10: HTTP", function()
       end)
     end)
   end)
+
+  describe("malformed URLs", function()
+    local bad = {
+      { "/echo with space", "it contains a space" },
+      { "/echo\r\nX-Injected: 1", "it contains a control character" },
+      { "/echo\0", "it contains a control character" },
+      { "/echo\t", "it contains a control character" },
+    }
+
+    it("raise a usage error at the call, never a network rejection", function()
+      run(function()
+        for _, case in ipairs(bad) do
+          local msg = helper.misuse(function() http.get(flt.url .. case[1]) end, "usage")
+          assert.matches(case[2], msg, 1, true)
+        end
+        for _, case in ipairs {
+          { "127.0.0.1/echo", "it has no scheme" },
+          { "ftp://127.0.0.1/", "only http and https URLs are supported" },
+          { "gopher://127.0.0.1/", "only http and https URLs are supported" },
+          { "http:///echo", "it has no host" },
+          { "http://", "it has no host" },
+          { "http://127.0.0.1:99999/", "Port number" },
+        } do
+          local msg = helper.misuse(function() http.get(case[1]) end, "usage")
+          assert.matches(case[2], msg, 1, true)
+        end
+      end)
+    end)
+
+    it("a client's retry policy never retries one", function()
+      run(function()
+        local api <close> = http.client { base_url = flt.url, retry = { attempts = 5, delay = 1 } }
+        local t0 = tide.now()
+        local msg = helper.misuse(function() api:get("/echo with space") end, "usage")
+        assert.matches("it contains a space", msg, 1, true)
+        assert.is_true(tide.now() - t0 < 0.5)
+      end)
+    end)
+
+    it("a client's base_url is checked when the client is made", function()
+      assert.matches("it has no scheme", helper.misuse(function() http.client { base_url = "127.0.0.1" } end, "usage"),
+        1, true)
+    end)
+  end)
 end)
