@@ -36,6 +36,7 @@
   X(json,            LUA_TNONE,     "any",      0, 0) \
   X(form,            LUA_TNONE,     "table",    0, 0) \
   X(upload,          LUA_TBOOLEAN,  NULL,       0, 0) \
+  X(content_length,  LUA_TNUMBER,   "number",   0, 0) \
   X(timeout,         LUA_TNUMBER,   "number",   1, 0) \
   X(connect_timeout, LUA_TNUMBER,   "number",   1, 0) \
   X(follow,          LUA_TBOOLEAN,  "boolean",  1, 0) \
@@ -309,6 +310,14 @@ static void options_apply(lua_State *L, http_req *q, int opt) {
   case OPT_upload:
     if (b && http_easy_setup_upload(q) != CURLE_OK)
       luaL_error(L, "libcurl refused a streamed upload");
+    break;
+  case OPT_content_length:
+    /* A streamed body's declared length (checked by the Lua layer, which
+     * also makes the feeder send exactly that much): no chunked encoding. */
+    SETOPT(e, CURLOPT_POSTFIELDSIZE_LARGE,
+           (curl_off_t)(n < 0      ? -1
+                        : n < 9e18 ? n
+                                   : 9e18));
     break;
   case OPT_timeout:
     if (n > 0) SETOPT(e, CURLOPT_TIMEOUT_MS, options_ms(n));

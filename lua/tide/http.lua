@@ -406,6 +406,14 @@ local function build_spec(client, opts, url, method)
     spec.multipart = multipart_parts(opts.multipart)
   end
   local upload
+  local length = opts.content_length
+  if length ~= nil then
+    if not (length >= 0 and length < 2 ^ 53 and length == length // 1) then
+      usage("bad option 'content_length' (a byte count expected, got %s)", tostring(length))
+    end
+    length = length // 1
+    if body == nil then usage("bad option 'content_length' (the request has no body)") end
+  end
   if body ~= nil then
     if method == "GET" or method == "HEAD" then usage("a %s request cannot have a body", method) end
     -- libcurl would label a body it is given as a form; data of unknown
@@ -416,9 +424,13 @@ local function build_spec(client, opts, url, method)
     end
     if type(body) == "string" then
       spec.body = body
+      if length and length ~= #body then
+        usage("bad option 'content_length' (%d, but the body has %d bytes)", length, #body)
+      end
     elseif is_stream(body) or type(body) == "function" then
       upload = body
       spec.upload = true
+      spec.content_length = length
     else
       usage("bad option 'body' (string, stream or function expected, got %s)", type(body))
     end
@@ -458,24 +470,50 @@ local function build_spec(client, opts, url, method)
 end
 
 -- Feeds a streaming upload from `source` (a stream, or a function returning
--- the next chunk and nil at the end) into the request `req`.
-local function feed(req, source)
+-- the next chunk and nil at the end) into the request `req`. With `length`
+-- (content_length), the body must be exactly that long: the last bytes go
+-- only once the source has ended, so a longer body never looks complete to
+-- the server, and the request rejects with a `usage` error instead.
+local function feed(req, source, length)
   local pull = type(source) == "function" and source or function() return source:pull() end
   local function close_source()
     if type(source) == "table" and source.close then source:close() end
   end
+  local function next_chunk()
+    local chunk = pull()
+    if chunk ~= nil and type(chunk) ~= "string" then
+      error(core.error("usage", "an upload stream must give strings"), 0)
+    end
+    return chunk
+  end
+  local function wrong_length(sent)
+    error(core.error("usage", ("the upload body is %s than its content_length (%d bytes)"):format(
+      sent > length and "longer" or "shorter", length), { content_length = length }), 0)
+  end
   return core.spawn(function()
     local ok, err = pcall(function()
+      local sent = 0
       while true do
-        local chunk = pull()
+        local chunk = next_chunk()
         if chunk == nil then break end
-        if type(chunk) ~= "string" then error(core.error("usage", "an upload stream must give strings"), 0) end
+        if length then
+          sent = sent + #chunk
+          if sent > length then wrong_length(sent) end
+          if sent == length then
+            -- The declared end: the source must end here too.
+            local extra = next_chunk()
+            while extra == "" do extra = next_chunk() end
+            if extra ~= nil then wrong_length(sent + #extra) end
+          end
+        end
         -- false: the request finished (an early answer) or was stopped.
-        if not core.http_write(req, chunk):await() then
+        if chunk ~= "" and not core.http_write(req, chunk):await() then
           close_source()
           return
         end
+        if length and sent == length then break end
       end
+      if length and sent < length then wrong_length(sent) end
       core.http_write(req, nil):await()
     end)
     if not ok then
@@ -585,7 +623,7 @@ local function send(client, opts, url, method, fname, argn)
   local function start(s)
     local req = core.http_request(client._c, s)
     if upload then
-      local feeder = feed(req, upload)
+      local feeder = feed(req, upload, spec.content_length)
       feeder:catch(function(e) core.cancel(req, e) end)
       -- The request's Lua values (its spec): C cancels the feeder when the
       -- request ends while the feeder is busy in the body function.

@@ -127,4 +127,67 @@ describe("issue 10: HTTP", function()
         1, true)
     end)
   end)
+
+  describe("content_length for a streamed body", function()
+    local function pieces(list)
+      local i = 0
+      return function()
+        i = i + 1
+        return list[i]
+      end
+    end
+
+    it("sends a function body with that Content-Length and no chunked encoding", function()
+      run(function()
+        local res = http.put(flt.url .. "/echo", { body = pieces { "abc", "", "defg" }, content_length = 7 }):await()
+        local seen = res:json()
+        assert.equal("7", seen.headers["content-length"])
+        assert.is_nil(seen.headers["transfer-encoding"])
+        assert.is_false(seen.chunked)
+        assert.equal(7, seen.body_len)
+      end)
+    end)
+
+    it("sends a stream body with that Content-Length (a large one, in pieces)", function()
+      run(function()
+        local piece, list = ("x"):rep(64 * 1024), {}
+        for i = 1, 40 do list[i] = piece end
+        local body = tide.stream.from(list)
+        local seen = http.post(flt.url .. "/echo", { body = body, content_length = 40 * #piece }):await():json()
+        assert.equal(tostring(40 * #piece), seen.headers["content-length"])
+        assert.is_false(seen.chunked)
+        assert.equal(40 * #piece, seen.body_len)
+      end)
+    end)
+
+    it("rejects a body shorter than declared with a usage error", function()
+      run(function()
+        local err = rejection(http.put(flt.url .. "/echo", { body = pieces { "abc" }, content_length = 10 }))
+        assert.is_true(tide.is_error(err, "usage"), tostring(err))
+        assert.equal("the upload body is shorter than its content_length (10 bytes)", err.message)
+      end)
+    end)
+
+    it("rejects a body longer than declared, also when the extra comes in a later piece", function()
+      run(function()
+        for _, list in ipairs { { "abcdef" }, { "abc", "d" }, { "abc", "", "d" } } do
+          local err = rejection(http.put(flt.url .. "/echo", { body = pieces(list), content_length = 3 }))
+          assert.is_true(tide.is_error(err, "usage"), tostring(err))
+          assert.equal("the upload body is longer than its content_length (3 bytes)", err.message)
+        end
+      end)
+    end)
+
+    it("is checked at the call: a byte count, and the size of a string body", function()
+      local u = flt.url .. "/echo"
+      assert.equal("bad option 'content_length' (a byte count expected, got -1)",
+        helper.misuse(function() http.put(u, { body = pieces {}, content_length = -1 }) end, "usage"))
+      assert.equal("bad option 'content_length' (a byte count expected, got 1.5)",
+        helper.misuse(function() http.put(u, { body = pieces {}, content_length = 1.5 }) end, "usage"))
+      assert.equal("bad option 'content_length' (3, but the body has 2 bytes)",
+        helper.misuse(function() http.put(u, { body = "ab", content_length = 3 }) end, "usage"))
+      assert.equal("bad option 'content_length' (the request has no body)",
+        helper.misuse(function() http.put(u, { content_length = 3 }) end, "usage"))
+    end)
+  end)
 end)
