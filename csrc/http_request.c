@@ -51,9 +51,42 @@ const char *http_request_state_name(const http_req *q) {
 /* ---------------------------------------------------------------------------
  * Errors */
 
+/* curl's name of a result code ("CURLE_COULDNT_CONNECT"). */
+static const char *request_curl_name(CURLcode rc) {
+#define N(x) [CURLE_##x] = "CURLE_" #x
+  // clang-format off
+  static const char *const names[CURL_LAST] = {
+    N(OK), N(UNSUPPORTED_PROTOCOL), N(FAILED_INIT), N(URL_MALFORMAT), N(NOT_BUILT_IN),
+    N(COULDNT_RESOLVE_PROXY), N(COULDNT_RESOLVE_HOST), N(COULDNT_CONNECT),
+    N(WEIRD_SERVER_REPLY), N(REMOTE_ACCESS_DENIED), N(FTP_ACCEPT_FAILED),
+    N(FTP_WEIRD_PASS_REPLY), N(FTP_ACCEPT_TIMEOUT), N(FTP_WEIRD_PASV_REPLY),
+    N(FTP_WEIRD_227_FORMAT), N(FTP_CANT_GET_HOST), N(HTTP2), N(FTP_COULDNT_SET_TYPE),
+    N(PARTIAL_FILE), N(FTP_COULDNT_RETR_FILE), N(QUOTE_ERROR), N(HTTP_RETURNED_ERROR),
+    N(WRITE_ERROR), N(UPLOAD_FAILED), N(READ_ERROR), N(OUT_OF_MEMORY), N(OPERATION_TIMEDOUT),
+    N(FTP_PORT_FAILED), N(FTP_COULDNT_USE_REST), N(RANGE_ERROR), N(HTTP_POST_ERROR),
+    N(SSL_CONNECT_ERROR), N(BAD_DOWNLOAD_RESUME), N(FILE_COULDNT_READ_FILE),
+    N(LDAP_CANNOT_BIND), N(LDAP_SEARCH_FAILED), N(FUNCTION_NOT_FOUND), N(ABORTED_BY_CALLBACK),
+    N(BAD_FUNCTION_ARGUMENT), N(INTERFACE_FAILED), N(TOO_MANY_REDIRECTS), N(UNKNOWN_OPTION),
+    N(SETOPT_OPTION_SYNTAX), N(GOT_NOTHING), N(SSL_ENGINE_NOTFOUND), N(SSL_ENGINE_SETFAILED),
+    N(SEND_ERROR), N(RECV_ERROR), N(SSL_CERTPROBLEM), N(SSL_CIPHER),
+    N(PEER_FAILED_VERIFICATION), N(BAD_CONTENT_ENCODING), N(FILESIZE_EXCEEDED),
+    N(USE_SSL_FAILED), N(SEND_FAIL_REWIND), N(SSL_ENGINE_INITFAILED), N(LOGIN_DENIED),
+    N(TFTP_NOTFOUND), N(TFTP_PERM), N(REMOTE_DISK_FULL), N(TFTP_ILLEGAL), N(TFTP_UNKNOWNID),
+    N(REMOTE_FILE_EXISTS), N(TFTP_NOSUCHUSER), N(SSL_CACERT_BADFILE), N(REMOTE_FILE_NOT_FOUND),
+    N(SSH), N(SSL_SHUTDOWN_FAILED), N(AGAIN), N(SSL_CRL_BADFILE), N(SSL_ISSUER_ERROR),
+    N(FTP_PRET_FAILED), N(RTSP_CSEQ_ERROR), N(RTSP_SESSION_ERROR), N(FTP_BAD_FILE_LIST),
+    N(CHUNK_FAILED), N(NO_CONNECTION_AVAILABLE), N(SSL_PINNEDPUBKEYNOTMATCH),
+    N(SSL_INVALIDCERTSTATUS), N(HTTP2_STREAM), N(RECURSIVE_API_CALL), N(AUTH_ERROR), N(HTTP3),
+    N(QUIC_CONNECT_ERROR), N(PROXY), N(SSL_CLIENTCERT), N(UNRECOVERABLE_POLL)};
+  // clang-format on
+#undef N
+  return (unsigned)rc < CURL_LAST ? names[rc] : NULL;
+}
+
 /* Pushes the error a failed transfer rejects with. */
 static void request_push_error(lua_State *L, http_req *q) {
-  const char *url = NULL;
+  const char *url = NULL, *name;
+  long os_errno = 0;
   const char *detail = q->errbuf[0] ? q->errbuf : curl_easy_strerror(q->result);
   if (q->easy) curl_easy_getinfo(q->easy, CURLINFO_EFFECTIVE_URL, &url);
   if (!url) url = "?";
@@ -80,8 +113,19 @@ static void request_push_error(lua_State *L, http_req *q) {
   } else {
     tide_error_push(L, "network", "%s: %s", url, detail);
   }
-  lua_pushinteger(L, (lua_Integer)q->result);
+  /* `code`: the system's name of the error curl met when it has one
+   * ("ECONNREFUSED"), else curl's ("CURLE_OPERATION_TIMEDOUT");
+   * `curl_code`: curl's number. */
+  if (q->easy && curl_easy_getinfo(q->easy, CURLINFO_OS_ERRNO, &os_errno) == CURLE_OK &&
+      os_errno > 0)
+    lua_pushstring(L, uv_err_name(-(int)os_errno));
+  else if ((name = request_curl_name(q->result)) != NULL)
+    lua_pushstring(L, name);
+  else
+    lua_pushfstring(L, "CURLE_%d", (int)q->result);
   lua_setfield(L, -2, "code");
+  lua_pushinteger(L, (lua_Integer)q->result);
+  lua_setfield(L, -2, "curl_code");
   lua_pushstring(L, curl_easy_strerror(q->result));
   lua_setfield(L, -2, "curl_message");
   lua_pushstring(L, url);
