@@ -111,7 +111,8 @@ describe("tide.http", function()
         assert.equal(tostring(#servers.HELLO), res.headers["content-length"])
         assert.equal(ngx.http .. "/hello.json", res.url)
         assert.equal("1.1", res.http_version)
-        assert.equal(("tide.http.response (200, %s/hello.json)"):format(ngx.http), tostring(res))
+        assert.equal(("tide.http.response (200, %s/hello.json, %d bytes)"):format(ngx.http, #servers.HELLO),
+          tostring(res))
       end)
     end)
 

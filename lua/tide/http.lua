@@ -44,10 +44,37 @@ end
 local Response = {}
 Response.__name = "tide.http.response"
 
--- Header lookups ignore case: res.headers["Content-Type"].
+-- The pairs of each headers table as they came, for its tostring.
+local header_lists = setmetatable({}, { __mode = "k" })
+
+-- Header lookups ignore case: res.headers["Content-Type"]. tostring gives
+-- one `name: value` line per header, as sent.
 local Headers = {
+  __name = "tide.http.headers",
   __index = function(h, k)
     if type(k) == "string" then return rawget(h, k:lower()) end
+  end,
+  __tostring = function(h)
+    local list, lines = header_lists[h], {}
+    if list then
+      for i = 1, list.n do lines[i] = list[i][1] .. ": " .. list[i][2] end
+    else
+      for k, v in pairs(h) do lines[#lines + 1] = tostring(k) .. ": " .. tostring(v) end
+      sort(lines)
+    end
+    return concat(lines, "\n")
+  end,
+}
+
+-- tostring gives each phase in milliseconds.
+local Timings = {
+  __name = "tide.http.timings",
+  __tostring = function(t)
+    local parts = {}
+    for i, k in ipairs { "dns", "connect", "tls", "first_byte", "total" } do
+      parts[i] = ("%s %.2f ms"):format(k, (tonumber(rawget(t, k)) or 0) * 1e3)
+    end
+    return "tide.http.timings (" .. concat(parts, ", ") .. ")"
   end,
 }
 
@@ -66,6 +93,7 @@ local function parse_headers(raw)
     end
   end
   list.n = n
+  header_lists[headers] = list
   return headers, list
 end
 
@@ -73,11 +101,11 @@ end
 local function build_timings(t)
   local dns, conn, tls, first, total = t[1], t[2], t[3], t[4], t[5]
   local ready = tls > conn and tls or conn
-  return {
+  return setmetatable({
     dns = dns / 1e6, connect = (conn > dns and conn - dns or 0) / 1e6,
     tls = (tls > conn and tls - conn or 0) / 1e6,
     first_byte = (first > ready and first - ready or 0) / 1e6, total = total / 1e6,
-  }
+  }, Timings)
 end
 
 -- Headers and timings are built on first use: most callers never look.
@@ -191,8 +219,13 @@ function Response:close()
 end
 Response.__close = Response.close
 
+-- "tide.http.response (200, http://host/path, 1234 bytes)"
 function Response:__tostring()
-  return ("tide.http.response (%d, %s)"):format(self.status, self.url)
+  local body = rawget(self, "body")
+  local size = type(body) == "string" and ("%d bytes"):format(#body)
+    or rawget(self, "_transfer") and "streamed" or "no body"
+  return ("tide.http.response (%s, %s, %s)"):format(tostring(rawget(self, "status")),
+    tostring(rawget(self, "url")), size)
 end
 
 -- ---------------------------------------------------------------------------
@@ -790,9 +823,11 @@ function Client:__close()
   self._c:close()
 end
 
+-- "tide.http.client (https://api.example.com, 2 in flight)", "(closed)"
 function Client:__tostring()
-  if self._closed then return "tide.http.client (closed)" end
-  return ("tide.http.client (%s)"):format(tostring(self._c):match("%((.*)%)$"))
+  local base = rawget(self, "base_url")
+  local state = rawget(self, "_closed") and "closed" or tostring(self._c):match("%((.*)%)$")
+  return ("tide.http.client (%s%s)"):format(base and base .. ", " or "", state)
 end
 
 -- ---------------------------------------------------------------------------

@@ -121,8 +121,8 @@ describe("issue 15: HTTP under attack", function()
 
     it("are refused in the URL (NUL cut it short: /echo\\0/../../admin went out as /echo)", function()
       for _, ch in ipairs(bad) do
-        assert.equal("bad option 'url' (contains CR, LF or NUL)",
-          misuse(function() http.get(flt.url .. "/echo" .. ch .. "/../../admin") end))
+        assert.matches("it contains a control character",
+          misuse(function() http.get(flt.url .. "/echo" .. ch .. "/../../admin") end), 1, true)
       end
     end)
 
