@@ -641,11 +641,15 @@ void tide_class_new(lua_State *L, tide_ctx *ctx, const char *name, const char *p
 }
 
 /* Pushes the table where the objects of class `name` find key k: the
- * metatable for a metamethod, else the methods (__index). */
+ * metatable for a metamethod, else the methods (__index; __methods for a
+ * class whose __index is a function that looks there first). */
 static void class_target(lua_State *L, const char *name, const char *k) {
   luaL_getmetatable(L, name);
   if (k[0] != '_' || k[1] != '_') {
-    lua_getfield(L, -1, "__index");
+    if (lua_getfield(L, -1, "__methods") != LUA_TTABLE) {
+      lua_pop(L, 1);
+      lua_getfield(L, -1, "__index");
+    }
     lua_remove(L, -2);
   }
 }

@@ -32,6 +32,7 @@
 /* Metatable names. The pool is the C side of a Lua tide.http.client. */
 #define HTTP_POOL_MT "tide.http.pool"
 #define HTTP_TRANSFER_MT "tide.http.transfer"
+#define HTTP_RESPONSE_MT "tide.http.response"
 
 /* The most a Content-Length may make a buffered body reserve up front. */
 #define HTTP_BODY_RESERVE_MAX ((size_t)1 << 30)
@@ -199,7 +200,7 @@ typedef struct http_retired http_retired; /* http_client.c's */
 typedef struct http_state {
   CURLSH *share;
   http_retired *retired; /* cookie jars of closed pools still in use */
-  int response_mt;       /* registry ref of the Lua layer's response metatable */
+  int response_mt;       /* registry ref of the response class (HTTP_RESPONSE_MT) */
 } http_state;
 
 static inline http_state *http_state_of(tide_ctx *ctx) { return ctx->http; }
@@ -260,6 +261,9 @@ int http_request_satisfy_read(lua_State *L, tide_ctx *ctx, int w, http_req *q);
 /* Fulfils a waiting upload write, if any, with `more`. */
 void http_request_settle_write(lua_State *L, tide_ctx *ctx, http_req *q, int more);
 const char *http_request_state_name(const http_req *q);
+/* Makes the response class (its methods: http.lua, by core.interpose) and
+ * sets core.http_response_mt in the table on top. */
+void http_response_open(lua_State *L, tide_ctx *ctx);
 void http_request_notify(http_req *q);
 
 /* http_stream.c */

@@ -8,7 +8,7 @@
  * sessions are shared by all pools of a context (a CURLSH).
  *
  * Owns: the pool userdata, the per-context http_state, core.http_client,
- * core.http_request, core.http_set_response_mt, core.http_escape.
+ * core.http_request, core.http_escape.
  * May call: tide.h, http_multi.c, http_options.c, http_request.c,
  * http_stream.c. */
 #include <string.h>
@@ -276,15 +276,6 @@ static int client_request(lua_State *L) {
 /* ---------------------------------------------------------------------------
  * Module functions */
 
-/* core.http_set_response_mt(mt): from the Lua layer. */
-static int client_set_response_mt(lua_State *L) {
-  tide_ctx *ctx = tide_ctx_up(L);
-  luaL_checktype(L, 1, LUA_TTABLE);
-  lua_pushvalue(L, 1);
-  lua_rawseti(L, LUA_REGISTRYINDEX, http_state_of(ctx)->response_mt);
-  return 0;
-}
-
 /* core.http_escape(s) -> percent-encoded s (RFC 3986 unreserved kept) */
 static int client_escape(lua_State *L) {
   size_t len;
@@ -319,13 +310,10 @@ static void client_module_close(tide_ctx *ctx) {
 }
 
 void tide_http_open(lua_State *L, tide_ctx *ctx) {
-  static const luaL_Reg funcs[] = {{"http_client", client_new},
-                                   {"http_request", client_request},
-                                   {"http_read", http_stream_read},
-                                   {"http_write", http_stream_write},
-                                   {"http_set_response_mt", client_set_response_mt},
-                                   {"http_escape", client_escape},
-                                   {NULL, NULL}};
+  static const luaL_Reg funcs[] = {
+      {"http_client", client_new},     {"http_request", client_request},
+      {"http_read", http_stream_read}, {"http_write", http_stream_write},
+      {"http_escape", client_escape},  {NULL, NULL}};
   static const luaL_Reg pool_methods[] = {
       {"close", client_pool_close}, {"cookies", client_pool_cookies}, {NULL, NULL}};
   static const luaL_Reg pool_meta[] = {{"__gc", client_pool_gc},
@@ -344,13 +332,12 @@ void tide_http_open(lua_State *L, tide_ctx *ctx) {
   hs->share = curl_share_init();
   curl_share_setopt(hs->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
   curl_share_setopt(hs->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
-  lua_newtable(L);
-  hs->response_mt = luaL_ref(L, LUA_REGISTRYINDEX);
 
   tide_class_new(L, ctx, HTTP_POOL_MT, NULL, pool_methods, pool_meta);
   lua_pop(L, 1);
   http_stream_open(L, ctx);
   tide_setfuncs(L, ctx, funcs);
+  http_response_open(L, ctx);
   http_options_export(L);
   /* Which resolver libcurl uses ("threaded", "c-ares" or "blocking"): what
    * giving up during a lookup costs depends on it. */

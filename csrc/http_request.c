@@ -187,6 +187,39 @@ static void request_push_response(lua_State *L, http_req *q) {
   lua_setmetatable(L, -2);
 }
 
+/* The response class's __index (upvalue 1: its methods): a method, else a
+ * field built on first use (headers, timings: most callers never look) by
+ * the Lua layer's loader, the method `_load(res, k)` it adds through
+ * core.interpose. */
+static int response_index(lua_State *L) {
+  int ok = lua_getmetatable(L, 1);
+  luaL_getmetatable(L, HTTP_RESPONSE_MT);
+  if (!ok || !lua_rawequal(L, -1, -2)) return luaL_typeerror(L, 1, HTTP_RESPONSE_MT);
+  lua_settop(L, 2);
+  if (lua_type(L, 2) != LUA_TSTRING) return 0;
+  lua_pushvalue(L, 2);
+  if (lua_rawget(L, lua_upvalueindex(1)) != LUA_TNIL) return 1;
+  if (lua_getfield(L, lua_upvalueindex(1), "_load") != LUA_TFUNCTION) return 0;
+  lua_pushvalue(L, 1);
+  lua_pushvalue(L, 2);
+  lua_call(L, 2, 1);
+  return 1;
+}
+
+void http_response_open(lua_State *L, tide_ctx *ctx) {
+  tide_class_new(L, ctx, HTTP_RESPONSE_MT, NULL, NULL, NULL);
+  /* __index: the methods table stays where core.interpose adds methods
+   * (__methods), behind a function that also builds the lazy fields. */
+  lua_getfield(L, -1, "__index");
+  lua_pushvalue(L, -1);
+  lua_setfield(L, -3, "__methods");
+  lua_pushcclosure(L, response_index, 1);
+  lua_setfield(L, -2, "__index");
+  lua_pushvalue(L, -1);
+  http_state_of(ctx)->response_mt = luaL_ref(L, LUA_REGISTRYINDEX);
+  lua_setfield(L, -2, "http_response_mt");
+}
+
 /* ---------------------------------------------------------------------------
  * The request's Lua values */
 

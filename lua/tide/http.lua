@@ -41,8 +41,9 @@ end
 --- @field url string        after redirects
 --- @field http_version string  "1.1", "2", ...
 --- @field timings table     dns, connect, tls, first_byte, total (seconds)
-local Response = {}
-Response.__name = "tide.http.response"
+local Response = {} -- its methods; they join the C class through core.interpose (below)
+-- The class made in C: responses are tables with this metatable.
+local response_mt = core.http_response_mt
 
 -- The pairs of each headers table as they came, for its tostring.
 local header_lists = setmetatable({}, { __mode = "k" })
@@ -108,8 +109,15 @@ local function build_timings(t)
   }, Timings)
 end
 
--- Headers and timings are built on first use: most callers never look.
-function Response.__index(res, k)
+-- The check accessor of responses (raises naming the method fname).
+local function check_response(res, fname)
+  check.self(res, response_mt, "tide.http.response", "res", fname, 3)
+end
+
+-- Headers and timings are built on first use (most callers never look):
+-- the class's __index calls this loader for a field a response lacks.
+function Response._load(res, k)
+  check_response(res, "_load")
   if k == "headers" or k == "_header_list" then
     local headers, list = parse_headers(rawget(res, "_raw"))
     rawset(res, "headers", headers)
@@ -120,14 +128,6 @@ function Response.__index(res, k)
     rawset(res, "timings", timings)
     return timings
   end
-  return Response[k]
-end
-
-core.http_set_response_mt(Response)
-
--- The check accessor of responses (raises naming the method fname).
-local function check_response(res, fname)
-  check.self(res, Response, "tide.http.response", "res", fname, 3)
 end
 
 --- Whether the status is 2xx.
@@ -181,7 +181,7 @@ function Response:header_values(name)
 end
 
 local function transfer_of(res, fname)
-  check.self(res, Response, "tide.http.response", "res", fname, 3)
+  check.self(res, response_mt, "tide.http.response", "res", fname, 3)
   local t = rawget(res, "_transfer")
   if not t then usage("res:%s() needs a response requested with stream = true", fname) end
   return t
@@ -221,12 +221,15 @@ Response.__close = Response.close
 
 -- "tide.http.response (200, http://host/path, 1234 bytes)"
 function Response:__tostring()
+  check_response(self, "__tostring")
   local body = rawget(self, "body")
   local size = type(body) == "string" and ("%d bytes"):format(#body)
     or rawget(self, "_transfer") and "streamed" or "no body"
   return ("tide.http.response (%s, %s, %s)"):format(tostring(rawget(self, "status")),
     tostring(rawget(self, "url")), size)
 end
+
+for name, method in pairs(Response) do core.interpose("tide.http.response", name, method) end
 
 -- ---------------------------------------------------------------------------
 -- Requests

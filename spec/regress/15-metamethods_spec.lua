@@ -16,7 +16,7 @@ local skip = {}
 for w in (os.getenv("SKIP") or ""):gmatch("[^,]+") do skip[w] = true end
 local reg = debug.getregistry()
 local names = { "tide.promise", "tide.task", "tide.timer", "tide.error", "tide.signal",
-  "tide.http.pool", "tide.http.transfer" }
+  "tide.http.pool", "tide.http.transfer", "tide.http.response" }
 tide.run(function()
   local closed = tide.http.client()
   closed:close()
