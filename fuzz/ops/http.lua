@@ -277,8 +277,8 @@ return function(fz)
   end
 
   op("http CR/LF/NUL", 2, function() poisoned_request(false) end)
-  op("http CR/LF/NUL refused", 1, function() poisoned_request(true) end,
-    { known_bug = "issue 15 items 8-9: CR/LF/NUL in string options are sent, or cut the request short" })
+  -- (issue 15 items 8-9: such strings were sent, or cut the request short)
+  op("http CR/LF/NUL refused", 1, function() poisoned_request(true) end)
 
   --- A client of its own (closed at the end with the others).
   local function own_client()
@@ -289,7 +289,7 @@ return function(fz)
   end
 
   -- Closing the client from inside its own transfer: from the upload body
-  -- function (refused while the transfer runs, or done after it).
+  -- function (the transfer is cancelled, or done already).
   op("client:close in body", 1, function()
     local c = chance(0.8) and own_client() or A("client")
     local n = rand(3)
@@ -304,8 +304,8 @@ return function(fz)
   end)
 
   -- ... and from on_progress, where the final report comes after the
-  -- transfer is detached: close() frees the request the operation still
-  -- points at, and a later cancel frees it again (issue 15 item 1).
+  -- transfer is detached (issue 15 item 1: close() freed the request the
+  -- operation still pointed at, and a later cancel freed it again).
   op("client:close in on_progress", 1, function()
     local default = chance(0.2)
     local c = not default and own_client() or nil
@@ -324,6 +324,6 @@ return function(fz)
     elseif ok then
       follow(p)
     end
-  end, { known_crash = "issue 15 item 1: closing a client from on_progress frees a request still in use" })
+  end)
 end
 

@@ -116,5 +116,5 @@ return function(fz)
     elseif r == 2 then
       call("await", fz.await, t)
     end
-  end, { known_crash = "issue 15 item 2: cancelling a task whose coroutine was closed reads its emptied stack" })
+  end) -- (issue 15 item 2: cancelling such a task read its emptied stack)
 end
