@@ -849,8 +849,10 @@ end
 --- `tide.http.request{url=, method=, query=, headers=, body=, json=, form=,
 --- timeout=, connect_timeout=, follow=true, max_redirects=, verify=true,
 --- ca_file=, proxy=, auth={user=, password=}, aws_sigv4={region=, service=,
---- key=, secret=}, http_version=, signal=, stream=, on_progress=,
---- max_body_size=, retry=}` -> promise of a response (default client).
+--- key=, secret=}, http_version=, signal=, stream=,
+--- on_progress=function(dl_now, dl_total, ul_now, ul_total),
+--- max_body_size=, decompress=true, buffer_size=, content_length=, retry=}`
+--- -> promise of a response (default client).
 --- @param opts table
 --- @return tide.promise
 function M.request(opts)

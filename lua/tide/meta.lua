@@ -292,11 +292,39 @@ function json.encode(v, name, level) end
 --- @return T
 function json.array(t) end
 
---- Options of an HTTP request (see tide.http.request), among them the
---- conveniences: `decompress`, `multipart = {{name=, value=} | {name=,
---- file=, filename=, content_type=}}`, `unix_socket`, `cert`, `key`,
---- `key_password`, `pinned_pubkey` (strings; CR, LF or NUL is a usage error).
---- @alias tide.http.options table
+--- Options of an HTTP request (see tide.http.request and the README's table).
+--- @class tide.http.options
+--- @field url string|nil             http:// or https:// (a malformed URL is a `usage` error)
+--- @field method string|nil          "GET" unless given
+--- @field query table|nil            appended percent-encoded
+--- @field headers table|nil          name -> string|number
+--- @field body string|tide.stream|fun():string?|nil  a string, or streamed (chunked unless content_length)
+--- @field content_length integer|nil the byte count of a streamed body (sent without chunked encoding)
+--- @field json any                   sent as JSON
+--- @field form table|nil             sent URL-encoded
+--- @field timeout number|nil         seconds, the whole transfer
+--- @field connect_timeout number|nil seconds, connecting
+--- @field follow boolean|nil         follow redirects (default true)
+--- @field max_redirects integer|nil  default 10
+--- @field verify boolean|nil         TLS verification (default true)
+--- @field ca_file string|nil
+--- @field proxy string|nil
+--- @field auth {user: string, password: string}|nil
+--- @field aws_sigv4 {region: string, service: string, key: string?, secret: string?, provider: string?}|nil
+--- @field http_version "1.0"|"1.1"|"2"|"2-prior-knowledge"|nil
+--- @field signal tide.signal|nil     aborting it cancels the request
+--- @field stream boolean|nil         read the body with res:chunks() / res:lines()
+--- @field on_progress fun(dl_now: integer, dl_total: integer, ul_now: integer, ul_total: integer)|nil
+--- @field max_body_size number|nil   bytes (decompressed)
+--- @field decompress boolean|nil     default true
+--- @field buffer_size integer|nil    curl's receive buffer, bytes
+--- @field retry table|nil            tide.retry's options
+--- @field multipart table[]|nil      {{name=, value=} | {name=, file=, filename=, content_type=}}
+--- @field unix_socket string|nil     HTTP over this Unix socket
+--- @field cert string|nil            TLS client certificate (PEM file)
+--- @field key string|nil             its key (PEM file)
+--- @field key_password string|nil
+--- @field pinned_pubkey string|nil   "sha256//<base64>" or a key file
 
 --- @class tide.http
 local http = {}

@@ -229,4 +229,14 @@ describe("issue 10: HTTP", function()
       end)
     end)
   end)
+
+  it("the README documents every request option the code accepts", function()
+    local f = assert(io.open("README.md"))
+    local readme = f:read("a")
+    f:close()
+    for name in pairs(require("tide.core").http_options) do
+      assert(readme:find("`" .. name .. "`", 1, true), name .. " is not in the README")
+    end
+    assert(readme:find("function(dl_now, dl_total, ul_now, ul_total)", 1, true))
+  end)
 end)
