@@ -646,7 +646,8 @@ describe("tide.http conveniences", function()
         local other = servers.pubkey_pin(ngx.other_cert)
         local err = rejection(http.get(ngx.https .. "/hello.json", { ca_file = ngx.cert, pinned_pubkey = other }))
         assert.is_true(tide.is_error(err, "network"), tostring(err))
-        assert.equal(90, err.code) -- CURLE_SSL_PINNEDPUBKEYNOTMATCH
+        assert.equal(90, err.curl_code)
+        assert.equal("CURLE_SSL_PINNEDPUBKEYNOTMATCH", err.code)
       end)
     end)
 
