@@ -1,5 +1,5 @@
-/* task.h -- the task struct, private to task.c and op.c (cancelling an
- * operation that is a task looks inside it). */
+/* task.h -- the task struct, private to task.c, task_info.c and op.c
+ * (cancelling an operation that is a task looks inside it). */
 #ifndef TIDE_TASK_H
 #define TIDE_TASK_H
 
@@ -27,5 +27,26 @@ struct tide_task {
 static inline tide_task *tide_task_of(lua_State *co) {
   return *(tide_task **)lua_getextraspace(co);
 }
+
+/* Pushes the promise that the waiting task at t awaits: the first argument
+ * of the await frame its coroutine is suspended in (nil if coroutine.close
+ * emptied that stack). */
+static inline void tide_task_push_awaited(lua_State *L, int t) {
+  lua_State *co;
+  lua_getiuservalue(L, t, TIDE_TASK_UV_CO);
+  co = lua_tothread(L, -1);
+  lua_pop(L, 1);
+  if (lua_status(co) != LUA_YIELD || lua_gettop(co) < 1) {
+    lua_pushnil(L);
+    return;
+  }
+  lua_pushvalue(co, 1);
+  lua_xmove(co, L, 1);
+}
+
+/* task_info.c: task:traceback(), tide.tasks(), tide.handles(). */
+int tide_task_traceback(lua_State *L);
+int tide_tasks(lua_State *L);
+int tide_handles(lua_State *L);
 
 #endif

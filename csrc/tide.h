@@ -454,6 +454,15 @@ void tide_track_rejection(lua_State *L, tide_ctx *ctx, int p, tide_promise *pr);
 int tide_interactive(lua_State *L);
 /* Reports an error nobody handled (promise at p, or 0 for a callback). */
 void tide_report_unhandled(lua_State *L, tide_ctx *ctx, int err, int p);
+/* report.c: the same, with the traceback at tb (or 0): calls the
+ * on_unhandled handler, and writes to stderr when that raises. */
+void tide_report(lua_State *L, tide_ctx *ctx, int err, int p, int tb);
+/* Pushes tostring(value at idx), or a fallback text when that raises;
+ * returns it. */
+const char *tide_safe_tostring(lua_State *L, int idx);
+/* Whether a script runs (lua5.4 file.lua, -e code, piped code), not the
+ * interactive REPL or a host without `arg`. */
+int tide_in_script(lua_State *L);
 /* Sets the handler the driver calls for ev. */
 void tide_on_event(tide_ctx *ctx, tide_event ev, tide_event_fn fn);
 /* Calls the function below its n arguments in protected mode; an error is
