@@ -11,7 +11,8 @@ local function ms(out, pattern) return tonumber(out:match(pattern)) end
 
 -- `needs`: a server the example talks to, started by this spec ("dynamodb" is
 -- dynalite, its endpoint in AWS_ENDPOINT_URL_DYNAMODB): "api" is
--- scripts/local-api (its URL in TIDE_DEMO_URL), "s3" is s3rver
+-- scripts/local-api (its URL in TIDE_DEMO_URL, its Unix socket in
+-- TIDE_DEMO_SOCKET), "s3" is s3rver
 -- (S3_ENDPOINT, S3_BUCKET and credentials in the environment).
 local expected = {
   demo = {
@@ -50,6 +51,28 @@ local expected = {
       assert.equal(read, sent)
       assert.is_true(tonumber(read) > 1048576)
     end,
+  },
+  http_retry_after = {
+    needs = "api",
+    "request 1: HTTP 200 in %d+ ms",
+    "  attempt 1: HTTP 429, Retry%-After: 1; waiting 1.0 s\nrequest 2: HTTP 200 in %d+ ms",
+    check = function(out)
+      assert.is_true(ms(out, "request 2: HTTP 200 in (%d+) ms") >= 900, "request 2 did not wait for Retry-After")
+    end,
+  },
+  http_decompress = {
+    needs = "api",
+    "decoded: 94685 bytes of JSON, 2000 orders",
+    "as sent: %d+ bytes, Content%-Encoding: gzip, gzip magic: yes",
+    check = function(out)
+      assert.is_true(tonumber(out:match("as sent: (%d+) bytes")) < 94685 / 4)
+    end,
+  },
+  http_unix_socket = {
+    needs = "api",
+    "GET /api/users/7 over api.sock: HTTP 200, name Ada",
+    "GET /api/orders over the socket: 2 orders",
+    "missing socket: ok=false, network error ENOENT",
   },
   http_progress = {
     needs = "api",
@@ -213,7 +236,8 @@ local function server_env(kind)
       local p = io.popen(CLEAN_ENV .. "scripts/local-api start")
       local url, dir = p:read("l"):match("^(%S+) (%S+)$")
       p:close()
-      servers.api = { env = "TIDE_DEMO_URL=" .. shell_quote(url), stop = function()
+      servers.api = { env = ("TIDE_DEMO_URL=%s TIDE_DEMO_SOCKET=%s"):format(shell_quote(url),
+        shell_quote(dir .. "/api.sock")), stop = function()
         os.execute(CLEAN_ENV .. "scripts/local-api stop " .. shell_quote(dir))
       end }
     end
