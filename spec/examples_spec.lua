@@ -12,7 +12,8 @@ local function ms(out, pattern) return tonumber(out:match(pattern)) end
 -- `needs`: a server the example talks to, started by this spec ("dynamodb" is
 -- dynalite, its endpoint in AWS_ENDPOINT_URL_DYNAMODB): "api" is
 -- scripts/local-api (its URL in TIDE_DEMO_URL, its Unix socket in
--- TIDE_DEMO_SOCKET), "s3" is s3rver
+-- TIDE_DEMO_SOCKET, its directory, with the TLS files, in TIDE_DEMO_DIR),
+-- "s3" is s3rver
 -- (S3_ENDPOINT, S3_BUCKET and credentials in the environment).
 local expected = {
   demo = {
@@ -73,6 +74,13 @@ local expected = {
     "GET /api/users/7 over api.sock: HTTP 200, name Ada",
     "GET /api/orders over the socket: 2 orders",
     "missing socket: ok=false, network error ENOENT",
+  },
+  http_tls_client_cert = {
+    needs = "api",
+    "with a certificate: CN=example%-client, SUCCESS",
+    "pinned to the right key: HTTP 200",
+    "pinned to another key: ok=false, network error CURLE_SSL_PINNEDPUBKEYNOTMATCH",
+    "without: HTTP 400, 400 No required SSL certificate was sent",
   },
   http_progress = {
     needs = "api",
@@ -236,8 +244,8 @@ local function server_env(kind)
       local p = io.popen(CLEAN_ENV .. "scripts/local-api start")
       local url, dir = p:read("l"):match("^(%S+) (%S+)$")
       p:close()
-      servers.api = { env = ("TIDE_DEMO_URL=%s TIDE_DEMO_SOCKET=%s"):format(shell_quote(url),
-        shell_quote(dir .. "/api.sock")), stop = function()
+      servers.api = { env = ("TIDE_DEMO_URL=%s TIDE_DEMO_SOCKET=%s TIDE_DEMO_DIR=%s"):format(shell_quote(url),
+        shell_quote(dir .. "/api.sock"), shell_quote(dir)), stop = function()
         os.execute(CLEAN_ENV .. "scripts/local-api stop " .. shell_quote(dir))
       end }
     end
