@@ -13,7 +13,7 @@ local function ms(out, pattern) return tonumber(out:match(pattern)) end
 -- dynalite, its endpoint in AWS_ENDPOINT_URL_DYNAMODB): "api" is
 -- scripts/local-api (its URL in TIDE_DEMO_URL, its Unix socket in
 -- TIDE_DEMO_SOCKET, its directory, with the TLS files, in TIDE_DEMO_DIR),
--- "s3" is s3rver
+-- "socks" is "api" and spec/support/socks5.py (TIDE_DEMO_PROXY), "s3" is s3rver
 -- (S3_ENDPOINT, S3_BUCKET and credentials in the environment).
 local expected = {
   demo = {
@@ -81,6 +81,10 @@ local expected = {
     "pinned to the right key: HTTP 200",
     "pinned to another key: ok=false, network error CURLE_SSL_PINNEDPUBKEYNOTMATCH",
     "without: HTTP 400, 400 No required SSL certificate was sent",
+  },
+  http_socks_proxy = {
+    needs = "socks",
+    "GET api.tide.test via socks5h: HTTP 200, name Ada",
   },
   http_progress = {
     needs = "api",
@@ -248,6 +252,11 @@ local function server_env(kind)
         shell_quote(dir .. "/api.sock"), shell_quote(dir)), stop = function()
         os.execute(CLEAN_ENV .. "scripts/local-api stop " .. shell_quote(dir))
       end }
+    end
+  elseif kind == "socks" then
+    if not servers.socks then
+      local socks = require("spec.support.servers").socks5()
+      servers.socks = { env = server_env("api") .. " TIDE_DEMO_PROXY=" .. shell_quote(socks.url), stop = socks.stop }
     end
   elseif kind == "dynamodb" then
     if not servers.dynamodb then
