@@ -83,6 +83,13 @@ static const char *request_curl_name(CURLcode rc) {
   return (unsigned)rc < CURL_LAST ? names[rc] : NULL;
 }
 
+/* Whether a failure with curl's result rc comes from a system call (so
+ * CURLINFO_OS_ERRNO names it). */
+static int request_os_error_result(CURLcode rc) {
+  return rc == CURLE_COULDNT_CONNECT || rc == CURLE_SEND_ERROR ||
+         rc == CURLE_RECV_ERROR || rc == CURLE_OPERATION_TIMEDOUT;
+}
+
 /* Pushes the error a failed transfer rejects with. */
 static void request_push_error(lua_State *L, http_req *q) {
   const char *url = NULL, *name;
@@ -115,8 +122,11 @@ static void request_push_error(lua_State *L, http_req *q) {
   }
   /* `code`: the system's name of the error curl met when it has one
    * ("ECONNREFUSED"), else curl's ("CURLE_OPERATION_TIMEDOUT");
-   * `curl_code`: curl's number. */
-  if (q->easy && curl_easy_getinfo(q->easy, CURLINFO_OS_ERRNO, &os_errno) == CURLE_OK &&
+   * `curl_code`: curl's number. curl keeps the last system error of a
+   * reused handle or connection, so it is taken only for the failures a
+   * system error causes (a TLS pin mismatch once came out as "EPIPE"). */
+  if (request_os_error_result(q->result) && q->easy &&
+      curl_easy_getinfo(q->easy, CURLINFO_OS_ERRNO, &os_errno) == CURLE_OK &&
       os_errno > 0)
     lua_pushstring(L, uv_err_name(-(int)os_errno));
   else if ((name = request_curl_name(q->result)) != NULL)
