@@ -254,6 +254,34 @@ describe("tide.aws protocols on the wire", function()
       protocols.query_body(services.sqs, "DeleteMessageBatch", { Entry = { { Id = "a" } } }))
   end)
 
+  it("query: a table inside itself, or nested too deep, is a usage error at once", function()
+    local protocols = require "tide.aws.protocols"
+    local services = require "tide.aws.services"
+    local list = {}
+    list[1] = list
+    local map = {}
+    map.a = map
+    local deep = {}
+    local x = deep
+    for _ = 1, 100 do
+      x.a = {}
+      x = x.a
+    end
+    local shared = { k = "v" }
+    for _, case in ipairs { { { Entry = list }, "Entry.1: a table inside itself" },
+                            { map, "a: a table inside itself" },
+                            { deep, "nested deeper than 32 levels" } } do
+      local t0 = os.clock()
+      local err = helper.raised(protocols.query_body, services.sqs, "SendMessage", case[1])
+      assert.is_true(tide.is_error(err, "usage"))
+      assert.matches(case[2], err.message, 1, true)
+      assert.is_true(os.clock() - t0 < 0.5)
+    end
+    -- the same table twice is no cycle
+    assert.equal("Action=SendMessage&Version=2012-11-05&a.k=v&b.k=v",
+      protocols.query_body(services.sqs, "SendMessage", { a = shared, b = shared }))
+  end)
+
   it("query XML answers: member lists unwrapped, entry maps, flattened lists", function()
     local xml = require "tide.aws.xml"
     local v = xml.value(xml.parse([[<R><Topics><member><TopicArn>a</TopicArn></member>

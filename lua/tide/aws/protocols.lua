@@ -59,32 +59,41 @@ end
 
 -- Flattens params into name/value pairs: nested structures as Name.Sub,
 -- lists as Name.member.N (or Name.N for services with flattened lists).
-local function flatten(out, prefix, v, flattened)
+-- `open` holds the tables being flattened (a table inside itself is a
+-- usage error, not a name that grows for ever); `depth` is bounded as
+-- tide.json bounds it.
+local MAX_DEPTH = 32
+local function flatten(out, prefix, v, flattened, open, depth)
   if type(v) ~= "table" then
     out[#out + 1] = { prefix, scalar(v, prefix) }
     return
   end
+  if open[v] then usage("query parameter %s: a table inside itself cannot be sent", prefix) end
+  if depth >= MAX_DEPTH then usage("query parameter %s: nested deeper than %d levels", prefix, MAX_DEPTH) end
+  open[v] = true
   if is_list(v) then
     if #v == 0 then
       out[#out + 1] = { prefix, "" }
-      return
+    else
+      for i, item in ipairs(v) do
+        flatten(out, flattened and ("%s.%d"):format(prefix, i) or ("%s.member.%d"):format(prefix, i), item,
+          flattened, open, depth + 1)
+      end
     end
-    for i, item in ipairs(v) do
-      flatten(out, flattened and ("%s.%d"):format(prefix, i) or ("%s.member.%d"):format(prefix, i), item, flattened)
+  else
+    for k, item in pairs(v) do
+      if type(k) ~= "string" then usage("query parameter %s: keys must be strings", prefix) end
+      flatten(out, prefix == "" and k or prefix .. "." .. k, item, flattened, open, depth + 1)
     end
-    return
   end
-  for k, item in pairs(v) do
-    if type(k) ~= "string" then usage("query parameter %s: keys must be strings", prefix) end
-    flatten(out, prefix == "" and k or prefix .. "." .. k, item, flattened)
-  end
+  open[v] = nil
 end
 
 --- The form body of a query-protocol call.
 --- @return string
 function M.query_body(service, operation, params)
   local pairs_ = {}
-  flatten(pairs_, "", params or {}, service.flattened)
+  flatten(pairs_, "", params or {}, service.flattened, {}, 0)
   sort(pairs_, function(a, b) return a[1] < b[1] end)
   local parts = { "Action=" .. form_escape(operation), "Version=" .. form_escape(service.version) }
   for _, p in ipairs(pairs_) do parts[#parts + 1] = form_escape(p[1]) .. "=" .. form_escape(p[2]) end
