@@ -156,6 +156,31 @@ describe("local s <close> = tide.scope()", function()
     assert.is_true(tide.is_error(child_err, "cancelled"))
   end)
 
+  it("passes every cancel of the waiting block on to the children still live", function()
+    -- A child that swallows the scope's first cancel and ends by returning
+    -- a thenable that never settles: its task stays pending after its body
+    -- returned, until a later cancel of the block reaches it.
+    local never = setmetatable({ ["then"] = function() end }, {})
+    local child
+    local outer = tide.spawn(function()
+      local s <close> = tide.scope()
+      child = s:spawn(function()
+        tide.pawait(tide.sleep(10))
+        return never
+      end)
+      s:spawn(function() error("first", 0) end)
+    end)
+    helper.run(function()
+      tide.sleep(0.01):await()
+      assert.equal("pending", outer:state())
+      outer:cancel()
+      local ok, err = tide.pawait(outer)
+      assert.is_false(ok)
+      assert.equal("first", err)
+    end)
+    assert.equal("rejected", child:state())
+  end)
+
   it("works at the top level, outside any task", function()
     local done = 0
     do

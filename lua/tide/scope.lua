@@ -100,7 +100,17 @@ function Scope:_join()
     local idle, resolve = core.deferred()
     self.idle = resolve
     local ok, err = core.pawait(idle)
-    if not ok then self:_fail(err) end
+    if not ok then
+      if self.failed then
+        -- Cancelled again: pass it on again, to the children that outlived
+        -- the first cancel (one that caught it, or that finished by
+        -- following a promise that is still pending).
+        local why = cancelled_error(err)
+        for child in pairs(self.live) do cancel(child, why) end
+      else
+        self:_fail(err)
+      end
+    end
   end
   self.closed = true
 end
