@@ -21,8 +21,11 @@
 /* One entry of the microtask queue. A wakeup names the coroutine of a task
  * waiting in await and the promise it waits for: both are anchored already
  * (the task by its anchor, the promise by the await frame), so queueing it
- * touches no Lua table. Any other job (co == NULL) is the next pair of
- * values in the Lua ring ctx->jobs. */
+ * touches no Lua table. A task that ends while a wakeup for it is still
+ * queued keeps its coroutine alive until the queue has passed that wakeup
+ * (tide_job_hold); an ended task's coroutine gets no new wakeup
+ * (tide_wake_push). Any other job (co == NULL) is the next pair of values in
+ * the Lua ring ctx->jobs. */
 struct tide_job {
   lua_State *co;
   const tide_promise *promise;
@@ -225,7 +228,8 @@ static int l_on_unhandled(lua_State *L) {
  * A job is a pair (a, b):
  *   a promise, b reaction  -> the reaction's kind reacts (tide_react)
  *   a table {p, x, then}   -> call then(x, resolve, reject) for p
- *   a function, b value    -> a(b)  (tide.queue_microtask) */
+ *   a function, b value    -> a(b)  (tide.queue_microtask)
+ *   a false, b value       -> nothing: b was kept alive until now (tide_job_hold) */
 
 /* Appends an entry to the C queue; raises when out of memory. */
 static void queue_push(lua_State *L, tide_ctx *ctx, lua_State *co,
@@ -252,7 +256,17 @@ void tide_job_push(lua_State *L, tide_ctx *ctx, int a, int b) {
   queue_push(L, ctx, NULL, NULL);
 }
 
+void tide_job_hold(lua_State *L, tide_ctx *ctx, int v) {
+  v = lua_absindex(L, v);
+  lua_pushboolean(L, 0);
+  tide_job_push(L, ctx, -1, v);
+  lua_pop(L, 1);
+}
+
 void tide_wake_push(lua_State *L, tide_ctx *ctx, lua_State *co, const tide_promise *p) {
+  /* Its task has ended (task.c clears the extra space then): the wakeup would
+   * be stale, and nothing would keep co alive until it ran. */
+  if (*(void **)lua_getextraspace(co) == NULL) return;
   queue_push(L, ctx, co, p);
 }
 
@@ -285,6 +299,8 @@ void tide_drain(tide_ctx *ctx) {
       case LUA_TTABLE:
         lua_pop(L, 1);
         ctx->thenable_job(L, ctx);
+        break;
+      case LUA_TBOOLEAN: /* tide_job_hold: its value may go now */
         break;
       default:
         tide_call_cb(L, ctx, 1);

@@ -164,13 +164,25 @@ static void push_task(lua_State *L, tide_ctx *ctx, tide_task *task) {
   "cancel the task instead"
 
 /* Ends a task whose coroutine was driven behind tide's back, with a usage
- * error saying how. */
+ * error saying how.
+ *
+ * A task that ends by running to its end was resumed by the last wakeup
+ * queued for it (the queue runs in order, and a cancellation makes the
+ * earlier wakeup stale rather than queueing one before it). One ended here
+ * was not: wakeups for its coroutine may still be queued (for what it
+ * awaited, for a cancellation, for a child cancelled with it). They find no
+ * task once it has ended, but they read the coroutine, which the task no
+ * longer holds: it is kept alive until the queue has passed them. */
 static void fail_misused(lua_State *L, tide_ctx *ctx, tide_task *task,
                          const char *message) {
+  int t;
   push_task(L, ctx, task);
+  t = lua_gettop(L);
+  lua_getiuservalue(L, t, TIDE_TASK_UV_CO);
   tide_error_push(L, "usage", "%s", message);
-  task_finish(L, ctx, lua_gettop(L) - 1, 0, -1);
-  lua_pop(L, 2);
+  task_finish(L, ctx, t, 0, -1);
+  if (ctx->q_count) tide_job_hold(L, ctx, t + 1);
+  lua_settop(L, t - 1);
 }
 
 /* Resumes coroutine co of its task with nargs values already on co. */

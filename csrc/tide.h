@@ -441,8 +441,12 @@ void tide_push_anchored(lua_State *L, tide_ctx *ctx, int ref);
 
 /* Microtasks: queues the job (value at a, value at b); see ctx.c. */
 void tide_job_push(lua_State *L, tide_ctx *ctx, int a, int b);
+/* Keeps the value at v alive until the microtask queue has run every job
+ * queued so far (a task ended while wakeups for its coroutine were queued). */
+void tide_job_hold(lua_State *L, tide_ctx *ctx, int v);
 /* Queues the wakeup of the task waiting in await on coroutine co for
- * promise p (a reaction that is a coroutine). */
+ * promise p (a reaction that is a coroutine). A coroutine whose extra space
+ * is NULL (its task has ended) gets none. */
 void tide_wake_push(lua_State *L, tide_ctx *ctx, lua_State *co, const tide_promise *p);
 /* Runs queued microtasks until none are left, then reports unhandled
  * rejections. Called after every loop callback. */

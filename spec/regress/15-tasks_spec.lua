@@ -46,6 +46,74 @@ describe("a task whose coroutine was closed with coroutine.close", function()
     assert.is_true(tide.is_error(err, "usage"))
     assert.matches("closed from outside", err.message, 1, true)
   end)
+
+  -- A wakeup names the task's coroutine without holding it. Here one is
+  -- queued (what the task awaits settles), and a microtask queued before it
+  -- closes the coroutine, cancels the task (which ends it, letting the
+  -- coroutine go) and collects: the wakeup then read the freed coroutine
+  -- (heap-use-after-free under ASan).
+  it("keeps a wakeup already queued for it from reading a freed coroutine", function()
+    local out, status = helper.lua([[
+      local tide = require "tide"
+      tide.run(function()
+        local co
+        local p, resolve = tide.deferred()
+        local t = tide.spawn(function()
+          co = coroutine.running()
+          p:await()
+        end)
+        tide.queue_microtask(function()
+          assert(coroutine.close(co))
+          co = nil
+          print("cancel", t:cancel())
+          collectgarbage()
+          collectgarbage()
+        end)
+        resolve(1) -- queues the task's wakeup, after the microtask
+        local ok, err = tide.pawait(t)
+        print("settled", ok, tide.is_error(err, "usage"))
+        collectgarbage()
+        tide.sleep(0):await()
+      end)
+      print("done")
+    ]])
+    assert.equal(0, status, out)
+    assert.matches("cancel\ttrue\nsettled\tfalse\ttrue\ndone\n", out, 1, true)
+  end)
+
+  -- Ended by the cancellation, the task is still listed as a reaction of the
+  -- promise it awaited (its await frame is gone, so nothing unsubscribed
+  -- it). When that promise settled, a wakeup was queued for the ended
+  -- task's coroutine, which nothing held any more: a collection before the
+  -- wakeup ran freed it.
+  it("queues no wakeup for it once it has ended", function()
+    local out, status = helper.lua([[
+      local tide = require "tide"
+      tide.run(function()
+        local co
+        local p, resolve = tide.deferred()
+        local t = tide.spawn(function()
+          co = coroutine.running()
+          p:await()
+        end)
+        assert(coroutine.close(co))
+        co = nil
+        print("cancel", t:cancel())
+        local ok, err = tide.pawait(t)
+        print("settled", ok, tide.is_error(err, "usage"))
+        tide.queue_microtask(function()
+          collectgarbage()
+          collectgarbage()
+        end)
+        resolve(1) -- the wakeup it would queue comes after the collection
+        tide.sleep(0):await()
+        collectgarbage()
+      end)
+      print("done")
+    ]])
+    assert.equal(0, status, out)
+    assert.matches("cancel\ttrue\nsettled\tfalse\ttrue\ndone\n", out, 1, true)
+  end)
 end)
 
 describe("tide.tasks", function()
