@@ -61,7 +61,11 @@ return function(fz)
     local co = { base_url = ORIGIN, timeout = 2 }
     if chance(0.6) then co.on_request = hook() end
     if chance(0.4) then co.on_response = hook() end
-    if chance(0.5) then co.cookies = choose { true, false, TMP .. "/jar.txt", "", P() } end
+    if chance(0.5) then
+      -- A random jar name, but inside the fuzzer's directory (a string is a path).
+      local name = tostring(P()):gsub("[/%z]", "_")
+      co.cookies = choose { true, false, TMP .. "/jar.txt", "", TMP .. "/" .. name }
+    end
     if chance(0.2) then co.retry = { attempts = 2, base = 0.001, max = 0.01 } end
     local ok, c = call_np("http.client (conveniences)", tide.http.client, co)
     if not ok or kind_of(c) ~= "client" then return end
