@@ -11,26 +11,7 @@ local config = require "tide.aws.config"
 local servers = require "spec.support.servers"
 local CLEAN_ENV = servers.CLEAN_ENV
 
-local function spit(path, data)
-  local f = assert(io.open(path, "wb"))
-  f:write(data)
-  f:close()
-end
-
-local function slurp(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("a")
-  f:close()
-  return s
-end
-
-local function my_pid()
-  local f = assert(io.open("/proc/self/stat"))
-  local pid = f:read("n")
-  f:close()
-  return pid
-end
+local spit, slurp, my_pid = servers.spit, servers.slurp, servers.my_pid
 
 -- Starts aws_creds.py once for the file; returns {url=, port=, stop=}.
 local responder

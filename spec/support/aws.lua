@@ -34,20 +34,7 @@ local function capture(cmd)
   return out
 end
 
-local function slurp(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("a")
-  f:close()
-  return s
-end
-
-local function my_pid()
-  local f = assert(io.open("/proc/self/stat"))
-  local pid = f:read("n")
-  f:close()
-  return pid
-end
+local slurp, my_pid = servers.slurp, servers.my_pid
 
 local function tmpdir(name)
   local dir = capture(("mktemp -d /tmp/tide-%s-XXXXXX"):format(name)):match("[^\n]+")

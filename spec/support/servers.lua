@@ -403,4 +403,7 @@ function M.stop_all()
   if socks_instance then socks_instance.stop() end
 end
 
+-- Small file and process helpers, for the other support files and specs.
+M.spit, M.slurp, M.my_pid = spit, slurp, my_pid
+
 return M
