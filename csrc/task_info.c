@@ -48,42 +48,56 @@ int tide_task_traceback(lua_State *L) {
   return 1;
 }
 
-/* tide.tasks() -> list of {task=, status=, awaiting=, where=} for every
- * unfinished task, oldest first. */
 static int cmp_ref(const void *a, const void *b) {
   lua_Integer x = *(const lua_Integer *)a, y = *(const lua_Integer *)b;
   return (x > y) - (x < y);
 }
 
+/* Pushes a userdata array of the n integer keys of the table at t, sorted
+ * (here, not with whatever the global table.sort is), and returns it. */
+static lua_Integer *sorted_refs(lua_State *L, int t, lua_Integer n) {
+  lua_Integer *refs = lua_newuserdatauv(L, sizeof *refs * (size_t)(n ? n : 1), 0);
+  lua_Integer i = 0;
+  lua_pushnil(L);
+  while (lua_next(L, t)) { /* the table is private: it holds exactly n keys */
+    lua_pop(L, 1);
+    if (i < n) refs[i++] = lua_tointeger(L, -1);
+  }
+  qsort(refs, (size_t)i, sizeof *refs, cmp_ref);
+  return refs;
+}
+
+/* tide.tasks() -> list of {task=, status=, awaiting=, where=} for every
+ * unfinished task, oldest first. */
 int tide_tasks(lua_State *L) {
   tide_ctx *ctx = tide_ctx_up(L);
   lua_Integer n = 0, *refs;
   lua_settop(L, 0);
   lua_newtable(L);                                 /* 1: result */
   lua_rawgeti(L, LUA_REGISTRYINDEX, ctx->anchors); /* 2 */
-  lua_createtable(L, 0, 0);                        /* 3: refs sorted */
+  lua_createtable(L, 0, 0);                        /* 3: ref -> task */
   lua_pushnil(L);
   while (lua_next(L, 2)) {
     tide_promise *p = tide_topromise(L, ctx, -1);
     if (p && p->kind == TIDE_K_TASK && ((tide_task *)p)->run != TIDE_TASK_DONE) {
       lua_pushvalue(L, -2);
-      lua_rawseti(L, 3, ++n);
+      lua_pushvalue(L, -2);
+      lua_rawset(L, 3); /* refs[ref] = task: held here whatever happens next */
+      n++;
     }
     lua_pop(L, 1);
   }
-  /* Oldest first: sorted here, not with whatever the global table.sort is. */
-  refs = lua_newuserdatauv(L, sizeof *refs * (size_t)(n ? n : 1), 0);
-  for (lua_Integer i = 1; i <= n; i++) {
-    lua_rawgeti(L, 3, i);
-    refs[i - 1] = lua_tointeger(L, -1);
-    lua_pop(L, 1);
-  }
-  qsort(refs, (size_t)n, sizeof *refs, cmp_ref);
-  lua_replace(L, 3); /* 3: the sorted refs */
-  for (lua_Integer i = 1; i <= n; i++) {
+  refs = sorted_refs(L, 3, n);
+  lua_replace(L, 2); /* 2: the sorted refs; 3: ref -> task */
+  for (lua_Integer i = 1, out = 0; i <= n; i++) {
     tide_task *task;
-    lua_rawgeti(L, 2, refs[i - 1]); /* 4: task */
+    lua_rawgeti(L, 3, refs[i - 1]); /* 4: task */
     task = lua_touserdata(L, 4);
+    /* A finalizer run by an allocation above may have ended it. */
+    if (task->run == TIDE_TASK_DONE) {
+      lua_settop(L, 3);
+      continue;
+    }
     lua_createtable(L, 0, 4); /* 5 */
     lua_pushvalue(L, 4);
     lua_setfield(L, 5, "task");
@@ -99,7 +113,7 @@ int tide_tasks(lua_State *L) {
       lua_setfield(L, 5, "where");
     }
     lua_pop(L, 1);
-    lua_rawseti(L, 1, i);
+    lua_rawseti(L, 1, ++out);
     lua_settop(L, 3);
   }
   lua_settop(L, 1);
@@ -143,7 +157,7 @@ int tide_handles(lua_State *L) {
   lua_settop(L, 0);
   lua_newtable(L);                                 /* 1: result */
   lua_rawgeti(L, LUA_REGISTRYINDEX, ctx->anchors); /* 2 */
-  lua_createtable(L, 0, 0);                        /* 3: refs */
+  lua_createtable(L, 0, 0);                        /* 3: ref -> promise */
   lua_pushnil(L);
   while (lua_next(L, 2)) {
     tide_promise *p = tide_topromise(L, ctx, -1);
@@ -151,22 +165,25 @@ int tide_handles(lua_State *L) {
         ((p->kind == TIDE_K_TASK && ((tide_task *)p)->run != TIDE_TASK_DONE) ||
          p->kind == TIDE_K_OP)) {
       lua_pushvalue(L, -2);
-      lua_rawseti(L, 3, ++n);
+      lua_pushvalue(L, -2);
+      lua_rawset(L, 3); /* refs[ref] = promise: held here whatever happens next */
+      n++;
     }
     lua_pop(L, 1);
   }
-  refs = lua_newuserdatauv(L, sizeof *refs * (size_t)(n ? n : 1), 0); /* 4 */
-  for (lua_Integer i = 1; i <= n; i++) {
-    lua_rawgeti(L, 3, i);
-    refs[i - 1] = lua_tointeger(L, -1);
-    lua_pop(L, 1);
-  }
-  qsort(refs, (size_t)n, sizeof *refs, cmp_ref);
+  refs = sorted_refs(L, 3, n); /* 4 */
   for (int pass = 0; pass < 2; pass++) {
     for (lua_Integer i = 0; i < n; i++) {
       tide_promise *p;
-      lua_rawgeti(L, 2, refs[i]); /* 5 */
+      lua_rawgeti(L, 3, refs[i]); /* 5 */
       p = lua_touserdata(L, 5);
+      /* Building an entry allocates, and a finalizer run by that may have
+       * settled what comes later in the list: it is no longer pending. */
+      if (p->state != TIDE_PENDING ||
+          (p->kind == TIDE_K_TASK && ((tide_task *)p)->run == TIDE_TASK_DONE)) {
+        lua_settop(L, 4);
+        continue;
+      }
       if (pass == 0 && p->kind == TIDE_K_TASK) {
         push_task_entry(L, ctx, 5);
         lua_rawseti(L, 1, (lua_Integer)lua_rawlen(L, 1) + 1);

@@ -154,4 +154,50 @@ describe("issue 10: diagnostics", function()
     assert.is_nil(prev.slow)
     assert.is_false(prev.origins)
   end)
+  -- Found by the API fuzzer: building an entry allocates, an allocation can
+  -- run a finalizer, and a finalizer that cancelled what the list was about
+  -- to show left tide.handles() reading a freed anchor (a NULL promise).
+  it("tide.handles and tide.tasks hold up when finalizers settle what they are listing", function()
+    run(function()
+      for _ = 1, 10 do
+        local sleeps, tasks = {}, {}
+        for i = 1, 40 do
+          sleeps[i] = tide.sleep(60)
+          tasks[i] = tide.spawn(function() tide.sleep(60):await() end)
+        end
+        tide.sleep(0):await()
+        collectgarbage()
+        for i = 1, 40 do
+          setmetatable({}, { __gc = function()
+            sleeps[i]:cancel()
+            tasks[i]:cancel()
+          end })
+        end
+        -- A new cycle, then a collection step at nearly every allocation,
+        -- so that the finalizers run while the lists are built.
+        collectgarbage("incremental", 1, 1000, 1)
+        collectgarbage("step", 0)
+        local ok_h, handles = pcall(tide.handles)
+        local ok_t, live = pcall(tide.tasks)
+        collectgarbage("incremental", 200, 100, 13)
+        collectgarbage()
+        assert.is_true(ok_h, handles)
+        assert.is_true(ok_t, live)
+        for _, list in ipairs { handles, live } do
+          local n = 0
+          for _ in pairs(list) do n = n + 1 end
+          assert.equal(#list, n) -- no holes where a settled entry was skipped
+        end
+        for _, h in ipairs(handles) do
+          assert.is_string(h.kind)
+          assert.is_truthy(h.promise or h.task or h.timer)
+        end
+        for i = 1, 40 do
+          sleeps[i]:cancel()
+          tasks[i]:cancel()
+        end
+        tide.sleep(0):await()
+      end
+    end)
+  end)
 end)
