@@ -4,6 +4,8 @@
  * The files, lowest first (a file calls only files listed above it):
  *   http_multi.c    a pool (one CURLM) and its curl<->uv glue: sockets,
  *                   curl's timer, finished transfers. No Lua.
+ *   http_file.c     bodies between a file descriptor and curl: output =
+ *                   (through libuv's fs) and body = a file (pread).
  *   http_easy.c     one transfer's curl callbacks: header/body/upload
  *                   buffers, back-pressure, progress. No Lua.
  *   http_options.c  the one table of request options (HTTP_OPTIONS), the
@@ -48,6 +50,8 @@ typedef struct http_pool http_pool;
 typedef struct http_req http_req;
 typedef struct http_sock http_sock;   /* http_multi.c's */
 typedef struct http_clock http_clock; /* http_multi.c's */
+typedef struct http_sink http_sink;   /* http_file.c's */
+typedef struct http_source http_source; /* http_file.c's */
 
 /* Events a request has for the driver (bits of http_req.pending). */
 enum {
@@ -134,6 +138,9 @@ struct http_req {
   uint8_t uploading, upload_eof, upload_paused;
   tide_chunks upload;
   size_t upload_high;
+  /* bodies from and to files (http_file.c; NULL: none) */
+  http_sink *sink;
+  http_source *source;
   /* progress, as last reported by curl */
   curl_off_t dl_now, dl_total, ul_now, ul_total;
   uint64_t progress_at;
@@ -165,6 +172,29 @@ void http_multi_unlink(http_req *q);
 int http_multi_closesocket_cb(void *pool, curl_socket_t fd);
 /* Queues q for the driver with the events in ev. */
 void http_multi_post(http_req *q, unsigned ev);
+
+/* ---------------------------------------------------------------------------
+ * http_file.c */
+
+/* output =: the response body goes to a duplicate of fd, at offset (-1:
+ * the descriptor's position). Returns 0 or a libuv error code. */
+int http_file_sink_open(http_req *q, int fd, int64_t offset);
+/* For curl's write callback: takes len bytes, or pauses (see the file). */
+size_t http_file_sink_write(http_req *q, const char *p, size_t len);
+/* body = a file: size bytes of a duplicate of fd from offset, read by curl
+ * (sets the easy handle's upload options). Returns 0, a libuv error code,
+ * or -1 if curl refused an option. */
+int http_file_source_open(http_req *q, int fd, int64_t offset, int64_t size);
+/* Once curl is done: whether everything is written (else starts the last
+ * write; the request hears again when it ends). */
+int http_file_settled(http_req *q);
+/* Whether a file failed the request (a write or a read). */
+int http_file_failed(const http_req *q);
+/* Bytes the sink wrote. */
+uint64_t http_file_written(const http_req *q);
+/* Lets go of q's files (a write in flight frees its sink when it ends).
+ * Idempotent. */
+void http_file_release(http_req *q);
 
 /* ---------------------------------------------------------------------------
  * http_easy.c */
@@ -265,6 +295,10 @@ const char *http_request_state_name(const http_req *q);
  * sets core.http_response_mt in the table on top. */
 void http_response_open(lua_State *L, tide_ctx *ctx);
 void http_request_notify(http_req *q);
+
+/* http_file.c: pushes the `fs` error of a failed file and returns 1, or
+ * returns 0 if no file failed. */
+int http_file_push_error(lua_State *L, http_req *q);
 
 /* http_stream.c */
 void http_stream_open(lua_State *L, tide_ctx *ctx);

@@ -4,8 +4,8 @@
  *
  * Owns: http_req's C buffers (head, body, chunks, upload) and its easy
  * handle's callbacks; freeing them (http_easy_release).
- * May call: buf.c, libcurl, and http_multi_post (http_multi.c) to tell the
- * driver a request has news. No Lua here: nothing in this file may run Lua
+ * May call: buf.c, libcurl, http_multi_post (http_multi.c) to tell the
+ * driver a request has news, and http_file.c for bodies in files. No Lua here: nothing in this file may run Lua
  * code, so a curl callback can never unwind through curl's frames. */
 #include <string.h>
 
@@ -36,7 +36,7 @@ static size_t easy_header_cb(char *p, size_t size, size_t n, void *ud) {
       /* A buffered body of known length gets its room at once, instead of
        * growing through copies into fresh pages. */
       curl_easy_getinfo(q->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &length);
-      if (!q->stream && length > 0 && (size_t)length <= HTTP_BODY_RESERVE_MAX &&
+      if (!q->stream && !q->sink && length > 0 && (size_t)length <= HTTP_BODY_RESERVE_MAX &&
           (!q->max_body || (size_t)length <= q->max_body)) {
         http_pool *c = q->pool;
         if (!q->body.data && c && c->spare_body.cap >= (size_t)length) {
@@ -57,6 +57,12 @@ static size_t easy_write_cb(char *p, size_t size, size_t n, void *ud) {
   if (q->max_body && q->received + len > q->max_body) {
     q->too_large = 1;
     return 0; /* stops the transfer */
+  }
+  if (q->sink) {
+    /* output =: to the file (http_file.c), which may pause the transfer. */
+    size_t took = http_file_sink_write(q, p, len);
+    if (took == len) q->received += len;
+    return took;
   }
   if (q->stream) {
     /* A body limited to HTTP_UNPAUSED_MAX is never paused: what it holds
@@ -269,6 +275,7 @@ const char *http_easy_phase(http_req *q) {
 void http_easy_release(http_req *q) {
   http_pool *c = q->pool;
   int keep = c && !c->closed;
+  http_file_release(q);
   if (q->easy) {
     /* A reset handle is cheaper to reuse than a new one is to make; only
      * one whose transfer went well (after some failures curl keeps state

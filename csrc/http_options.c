@@ -36,6 +36,12 @@
   X(json,            LUA_TNONE,     "any",      0, 0) \
   X(form,            LUA_TNONE,     "table",    0, 0) \
   X(upload,          LUA_TBOOLEAN,  NULL,       0, 0) \
+  X(body_fd,         LUA_TNUMBER,   NULL,       0, 0) \
+  X(body_offset,     LUA_TNUMBER,   NULL,       0, 0) \
+  X(body_size,       LUA_TNUMBER,   NULL,       0, 0) \
+  X(output,          LUA_TNONE,     "any",      0, 0) \
+  X(output_fd,       LUA_TNUMBER,   NULL,       0, 0) \
+  X(output_offset,   LUA_TNUMBER,   NULL,       0, 0) \
   X(content_length,  LUA_TNUMBER,   "number",   0, 0) \
   X(timeout,         LUA_TNUMBER,   "number",   1, 0) \
   X(connect_timeout, LUA_TNUMBER,   "number",   1, 0) \
@@ -406,6 +412,38 @@ static void options_apply(lua_State *L, http_req *q, int opt) {
   }
 }
 
+/* An integer field of the spec (def if absent). */
+static lua_Integer options_int(lua_State *L, int spec, const char *k, lua_Integer def) {
+  lua_Integer v = def;
+  if (lua_getfield(L, spec, k) == LUA_TNUMBER) {
+    int isint;
+    v = lua_tointegerx(L, -1, &isint);
+    if (!isint) luaL_error(L, "bad option '%s' (integer expected)", k);
+  }
+  lua_pop(L, 1);
+  return v;
+}
+
+/* Bodies in files (the Lua layer opened them): output_fd with
+ * output_offset, body_fd with body_offset and body_size. */
+static void options_files(lua_State *L, http_req *q, int spec) {
+  lua_Integer out = options_int(L, spec, "output_fd", -1);
+  lua_Integer in = options_int(L, spec, "body_fd", -1);
+  int rc;
+  if (out > INT_MAX || in > INT_MAX) luaL_error(L, "bad option 'output_fd' or 'body_fd'");
+  if (out >= 0) {
+    rc = http_file_sink_open(q, (int)out, (int64_t)options_int(L, spec, "output_offset", -1));
+    if (rc != 0) luaL_error(L, "cannot use the output file: %s", uv_strerror(rc));
+  }
+  if (in >= 0) {
+    rc = http_file_source_open(q, (int)in, (int64_t)options_int(L, spec, "body_offset", 0),
+                               (int64_t)options_int(L, spec, "body_size", 0));
+    if (rc != 0)
+      luaL_error(L, "cannot use the body file: %s",
+                 rc == -1 ? "libcurl refused a file upload" : uv_strerror(rc));
+  }
+}
+
 void http_options_configure(lua_State *L, http_req *q, int spec) {
   CURL *e = q->easy;
   int have_url = 0;
@@ -453,6 +491,7 @@ void http_options_configure(lua_State *L, http_req *q, int spec) {
     lua_pop(L, 1);
   }
   if (!have_url) luaL_error(L, "bad option 'url' (string expected, got nil)");
+  options_files(L, q, spec);
   SETOPT(e, CURLOPT_FOLLOWLOCATION, (long)q->follow);
   if (q->decompress) SETOPT(e, CURLOPT_ACCEPT_ENCODING, "");
   /* A larger receive buffer than curl's 16 KiB: measured +20% on big

@@ -16,7 +16,7 @@
  *
  * Owns: http_req's memory (with its tide_io), its Lua values (the spec
  * table, anchored), the request's promise, responses and errors.
- * May call: tide.h, http_easy.c, http_multi.c, http_options.c. */
+ * May call: tide.h, http_easy.c, http_file.c, http_multi.c, http_options.c. */
 #include <stdio.h>
 #include <string.h>
 
@@ -97,6 +97,12 @@ static void request_push_error(lua_State *L, http_req *q) {
   const char *detail = q->errbuf[0] ? q->errbuf : curl_easy_strerror(q->result);
   if (q->easy) curl_easy_getinfo(q->easy, CURLINFO_EFFECTIVE_URL, &url);
   if (!url) url = "?";
+  if (http_file_push_error(L, q)) {
+    /* The file failed (a full disk): an `fs` error, the transfer stopped. */
+    lua_pushstring(L, url);
+    lua_setfield(L, -2, "url");
+    return;
+  }
   if (q->too_large || q->result == CURLE_FILESIZE_EXCEEDED) {
     tide_error_push(L, "body_too_large",
                     "the response body of %s is larger than %I bytes", url,
@@ -395,17 +401,28 @@ static void request_settle_op(lua_State *L, tide_ctx *ctx, http_req *q, int p) {
   http_op *op = q->op;
   if (q->state == HTTP_REQ_DONE &&
       (q->result != CURLE_OK || !q->stream || !q->headers_in)) {
-    int ok = q->result == CURLE_OK;
+    int ok;
+    /* output =: not before the last bytes are in the file (a failed
+     * transfer too: it leaves what arrived). */
+    if (!http_file_settled(q)) return;
+    ok = q->result == CURLE_OK && !http_file_failed(q);
     op->req = NULL;
     q->op = NULL;
     tide_op_done(L, ctx, &op->base.op);
     if (ok) {
       request_push_response(L, q);
-      lua_pushlstring(L, q->body.data ? q->body.data : "", q->body.len);
-      lua_setfield(L, -2, "body");
+      if (q->sink) {
+        lua_pushinteger(L, (lua_Integer)http_file_written(q));
+        lua_setfield(L, -2, "bytes");
+      } else {
+        lua_pushlstring(L, q->body.data ? q->body.data : "", q->body.len);
+        lua_setfield(L, -2, "body");
+      }
     } else {
       request_push_error(L, q);
     }
+    /* The files are closed before anyone hears of the outcome. */
+    http_file_release(q);
     /* Done with q before the waiting task runs (it may run at once). */
     http_request_free(L, ctx, q);
     if (ok)

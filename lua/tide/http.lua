@@ -17,6 +17,7 @@ local stream = require "tide.stream"
 local check = require "tide.check"
 local retry = require("tide.retry").retry
 local sse = require "tide.sse"
+local tide_file = require "tide.file"
 
 local type, error, pairs, ipairs, tostring, setmetatable, getmetatable =
   type, error, pairs, ipairs, tostring, setmetatable, getmetatable
@@ -37,7 +38,9 @@ end
 --- @class tide.http.response
 --- @field status integer
 --- @field headers table     case-insensitive; repeated headers joined with ", "
---- @field body string|nil   the whole body (nil when streamed)
+--- @field body string|nil   the whole body (nil when streamed or written to `output`)
+--- @field bytes integer|nil with `output =`: the bytes written to the file
+--- @field output string|tide.file|nil  with `output =`: where the body went
 --- @field url string        after redirects
 --- @field http_version string  "1.1", "2", ...
 --- @field timings table     dns, connect, tls, first_byte, total (seconds)
@@ -150,7 +153,10 @@ end
 --- The body decoded as JSON (raises a `json` error if it is not JSON).
 function Response:json()
   check_response(self, "json")
-  if self.body == nil then usage("this response is streamed: read it with res:chunks() or res:lines()") end
+  if self.body == nil then
+    if rawget(self, "bytes") then usage("this response's body went to a file (output =): read it from there") end
+    usage("this response is streamed: read it with res:chunks() or res:lines()")
+  end
   local ok, v = pcall(json.decode, self.body)
   if not ok then
     error(core.error("json", ("the body from %s is not valid JSON: %s"):format(self.url, tostring(v.message)),
@@ -223,7 +229,10 @@ Response.__close = Response.close
 function Response:__tostring()
   check_response(self, "__tostring")
   local body = rawget(self, "body")
+  local written, output = rawget(self, "bytes"), rawget(self, "output")
   local size = type(body) == "string" and ("%d bytes"):format(#body)
+    or written and ("%d bytes written to %s"):format(written,
+      type(output) == "string" and output or type(output) == "table" and tostring(output.path) or "a file")
     or rawget(self, "_transfer") and "streamed" or "no body"
   return ("tide.http.response (%s, %s, %s)"):format(tostring(rawget(self, "status")),
     tostring(rawget(self, "url")), size)
@@ -441,7 +450,7 @@ local function build_spec(client, opts, url, method)
     if method == "GET" or method == "HEAD" then usage("a %s request cannot have a body", method) end
     spec.multipart = multipart_parts(opts.multipart)
   end
-  local upload
+  local upload, files
   local length = opts.content_length
   if length ~= nil then
     if not (length >= 0 and length < 2 ^ 53 and length == length // 1) then
@@ -463,13 +472,38 @@ local function build_spec(client, opts, url, method)
       if length and length ~= #body then
         usage("bad option 'content_length' (%d, but the body has %d bytes)", length, #body)
       end
+    elseif tide_file.is_file(body) or (type(body) == "table" and getmetatable(body) == nil and body.file ~= nil) then
+      -- A file, read by libcurl from its descriptor (opened, for a path,
+      -- by each attempt: see file_attempt).
+      if not tide_file.is_file(body) then
+        for k, v in pairs(body) do
+          if k ~= "file" then usage("bad option 'body' (unknown field '%s' in {file = path})", tostring(k)) end
+          if type(v) ~= "string" or v == "" or v:find("\0", 1, true) then
+            usage("bad option 'body' ({file = path} expects a path, got %s)", type(v))
+          end
+        end
+        body = body.file
+      end
+      if length then usage("bad option 'content_length' (a file body is sent with the file's size)") end
+      files = { body = body }
     elseif is_stream(body) or type(body) == "function" then
       upload = body
       spec.upload = true
       spec.content_length = length
     else
-      usage("bad option 'body' (string, stream or function expected, got %s)", type(body))
+      usage("bad option 'body' (string, file, {file = path}, stream or function expected, got %s)", type(body))
     end
+  end
+  local output = opts.output
+  if output ~= nil then
+    if type(output) == "string" then
+      if output == "" or output:find("\0", 1, true) then usage("bad option 'output' (a file path expected)") end
+    elseif not tide_file.is_file(output) then
+      usage("bad option 'output' (a path or a tide.file expected, got %s)", type(output))
+    end
+    if opts.stream then usage("give only one of output and stream") end
+    files = files or {}
+    files.output = output
   end
   if opts.auth then
     if type(opts.auth.user) ~= "string" or type(opts.auth.password) ~= "string" then
@@ -502,7 +536,7 @@ local function build_spec(client, opts, url, method)
     if not (has and has["x-amz-content-sha256"]) then add("x-amz-content-sha256", "UNSIGNED-PAYLOAD") end
   end
   spec.headers = headers
-  return spec, upload
+  return spec, upload, files
 end
 
 -- Feeds a streaming upload from `source` (a stream, or a function returning
@@ -558,6 +592,103 @@ local function feed(req, source, length)
       if core.is_error(err, "cancelled") then pcall(close_source) end
       error(err, 0)
     end
+  end)
+end
+
+-- Closes descriptor fd once (at once, on this thread: the request works on
+-- its own duplicate) when it goes out of scope, or when called.
+local function fd_closer(fd)
+  local open = true
+  local function close()
+    if open then
+      open = false
+      core.fs_close_now(fd)
+    end
+  end
+  return setmetatable({}, { __close = close, __call = close })
+end
+
+-- An `fs` error about the file at path (or of the tide.file).
+local function file_error(where, code, what, syscall)
+  local path = type(where) == "string" and where or where.path
+  return core.error("fs", ("%s: %s (%s)"):format(path, what, syscall), { code = code, path = path, syscall = syscall })
+end
+
+local function with_path(err, where)
+  if core.is_error(err, "fs") and err.path == nil then
+    local path = type(where) == "string" and where or where.path
+    err.path = path
+    err.message = path .. ": " .. err.message
+  end
+  return err
+end
+
+-- A tide.file a request may use: open, and readable or writable.
+local function check_file_object(f, writing)
+  if f._state ~= "open" then
+    error(core.error("closed", ("attempt to use a closed tide.file (%s)"):format(f.path), { path = f.path }), 0)
+  end
+  if writing and not f._writable then error(file_error(f, "EBADF", "file not opened for writing", "write"), 0) end
+  if not writing and not f._readable then error(file_error(f, "EBADF", "file not opened for reading", "read"), 0) end
+end
+
+-- One attempt of a request with files (`output =`, `body =` a file): a task
+-- that opens the paths (the output created or truncated, so that a retry
+-- starts it again) or takes the tide.files at their positions, hands the
+-- descriptors to the request (which works on duplicates of its own: ours
+-- close at once), and awaits it. Every failure to open or use a file is an
+-- `fs` rejection before a byte is sent. A tide.file given as output moves
+-- past what was written; one given as body stays where it was.
+local function file_attempt(start, s, files)
+  return core.spawn(function()
+    local out, body = files.output, files.body
+    local out_close, body_close
+    local _ <close> = setmetatable({}, { __close = function()
+      if out_close then out_close() end
+      if body_close then body_close() end
+    end })
+    if body ~= nil then
+      local fd, pos = nil, 0
+      if type(body) == "string" then
+        fd = core.fs_open(body, "r"):await()
+        body_close = fd_closer(fd)
+      else
+        check_file_object(body, false)
+        fd, pos = body._fd, body._pos
+      end
+      local st = core.fs_fstat(fd):await()
+      if st.type == "directory" then
+        error(file_error(body, "EISDIR", "illegal operation on a directory", "read"), 0)
+      elseif st.type ~= "file" then
+        error(file_error(body, "EINVAL", "not a regular file (send it as a stream body instead)", "read"), 0)
+      end
+      s.body_fd, s.body_offset, s.body_size = fd, pos, st.size > pos and st.size - pos or 0
+    end
+    local start_pos
+    if out ~= nil then
+      local fd, offset
+      if type(out) == "string" then
+        fd = core.fs_open(out, "w"):await()
+        out_close = fd_closer(fd)
+        local st = core.fs_fstat(fd):await()
+        offset = (st.type == "file" or st.type == "block") and 0 or -1
+      else
+        check_file_object(out, true)
+        fd = out._fd
+        offset = (out._seekable and not out._append) and out._pos or -1
+        start_pos = out._pos
+      end
+      s.output_fd, s.output_offset = fd, offset
+    end
+    local req = start(s)
+    -- The request has its own descriptors now.
+    if out_close then out_close() end
+    if body_close then body_close() end
+    local ok, res = core.pawait(req)
+    if not ok then error(with_path(res, core.is_error(res, "fs") and res.syscall == "read" and body or out or body), 0) end
+    if start_pos and out._state == "open" then out._pos = start_pos + res.bytes end
+    rawset(res, "output", out)
+    return res
   end)
 end
 
@@ -650,13 +781,18 @@ end
 -- `fname` and `argn` name the function and the argument that opts is.
 local function send(client, opts, url, method, fname, argn)
   local sig, rejected = signal.options(opts, fname, argn, options)
-  local spec, upload = build_spec(client, opts, url or opts.url, method)
+  local spec, upload, files = build_spec(client, opts, url or opts.url, method)
   if rejected then return rejected end
   if spec.multipart then
     local err = unreadable_part(spec.multipart)
     if err then return core.reject(err) end
   end
-  local function start(s)
+  local start
+  local function start_request(s)
+    if files then return file_attempt(start, s, files) end
+    return start(s)
+  end
+  function start(s)
     local req = core.http_request(client._c, s)
     if upload then
       local feeder = feed(req, upload, spec.content_length)
@@ -669,9 +805,9 @@ local function send(client, opts, url, method, fname, argn)
   end
   local attempt
   if client.on_request or client.on_response then
-    attempt = function() return core.spawn(hooked, client, spec, start) end
+    attempt = function() return core.spawn(hooked, client, spec, start_request) end
   else
-    attempt = function() return start(spec) end
+    attempt = function() return start_request(spec) end
   end
   local policy = opts.retry or client.retry
   if not policy or upload then

@@ -48,7 +48,8 @@ Endpoints (query strings as usual):
   /count             connections accepted so far (this one included)
   /flaky?key=&fail=n&status=503   `status` for the first n hits of key, then 200;
                      retry_after=v adds "Retry-After: v" to the failures,
-                     retry_after_date=s an HTTP date s seconds from now
+                     retry_after_date=s an HTTP date s seconds from now;
+                     echo=1 adds " len=<body bytes> adler=<adler32>" to each answer
   /hits?key=         how many requests named key so far
   /state?key=        JSON {state = "open"|"closed"|"unknown", sent = bytes}
                      of the latest connection that served a request with key
@@ -419,9 +420,11 @@ def handle(c, method, target, header_list, headers, body_info):
             if arg("retry_after_date") is not None:
                 when = time.time() + float(arg("retry_after_date"))
                 extra.append(("Retry-After", formatdate(when, usegmt=True)))
-            respond(c, status, "flaky %d\n" % seen, headers=extra, close=close)
+            tail = " len=%d adler=%d" % (n, adler) if arg("echo") == "1" else ""
+            respond(c, status, "flaky %d%s\n" % (seen, tail), headers=extra, close=close)
         else:
-            respond(c, 200, "ok after %d\n" % (seen - 1), close=close)
+            tail = " len=%d adler=%d" % (n, adler) if arg("echo") == "1" else ""
+            respond(c, 200, "ok after %d%s\n" % (seen - 1, tail), close=close)
     elif path == "/hits":
         with lock:
             n_hits = hits.get(key, 0)

@@ -20,6 +20,8 @@
 --   /to-https             302 -> https://127.0.0.1:<https port>/hello.json
 --   /to-ftp               302 -> ftp://127.0.0.1:<http port>/hello.json
 --   /status/<n>           status n (n in M.statuses) with body "status <n>\n"
+--   /upload/<name>        PUT stores the body as <dir>/www/upload/<name> (201/204,
+--                         no size limit); GET gives it back; DELETE removes it
 -- The HTTP server also listens on the Unix socket `socket`; an HTTPS server
 -- on `mtls_socket` wants a client certificate (`client_cert` with
 -- `client_key`, encrypted with M.KEY_PASSWORD, or `client_key_plain`;
@@ -122,6 +124,8 @@ local function locations(http_port, https_port)
     "location = /chain/1 { return 302 /hello.json; }",
     ("location = /to-https { return 302 https://127.0.0.1:%d/hello.json; }"):format(https_port),
     ("location = /to-ftp { return 302 ftp://127.0.0.1:%d/hello.json; }"):format(http_port),
+    -- PUT stores the body under www/upload/ (any size), GET serves it back.
+    "location /upload/ { dav_methods PUT DELETE; create_full_put_path on; client_max_body_size 0; }",
   }
   for i = 2, M.CHAIN do
     out[#out + 1] = ("location = /chain/%d { return 302 /chain/%d; }"):format(i, i - 1)
