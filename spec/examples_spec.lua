@@ -93,6 +93,18 @@ local expected = {
       assert.is_true(tonumber(out:match("(%d+) progress reports")) >= 2)
     end,
   },
+  http_download_to_file = {
+    needs = "api",
+    "done: HTTP 200, 4194304 bytes written in %d+ ms",
+    "on disk: 4194304 bytes; res.body is nil",
+    "to /dev/full: ok=false, fs error ENOSPC",
+  },
+  http_upload_file = {
+    needs = "api",
+    'from a path: HTTP 200, {"bytes": 1048576}, 1048576 bytes sent',
+    'from a tide.file at 1047576: HTTP 200, {"bytes": 1000}',
+    "a missing file: ok=false, fs error ENOENT",
+  },
   aws_list_tables = {
     needs = "dynamodb",
     "%d+ tables: ",

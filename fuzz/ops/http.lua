@@ -55,13 +55,30 @@ return function(fz)
     return v
   end
 
+  -- Where `output =` writes and what a file body reads: paths inside TMP
+  -- only (a directory, a missing one, /dev/full for a full disk), or a
+  -- tide.file the fs ops opened (they open inside TMP too).
+  local function a_file()
+    local v = G("file")
+    if getmetatable(v) == tide.fs.File then return v end
+  end
+  local function output_target()
+    return choose { TMP .. "/http-out.bin", TMP .. "/http-out.bin", TMP, TMP .. "/no/such/dir/x", "/dev/full",
+                    "", 42 } or nil
+  end
+  local function file_body()
+    if chance(0.3) then return a_file() end
+    return { file = choose { TMP .. "/http-out.bin", TMP .. "/a", TMP, TMP .. "/missing" } }
+  end
+
   local HTTP_FIELDS = {
+    output = function() return chance(0.3) and a_file() or output_target() end,
     method = function() return choose { "GET", "POST", "HEAD", "PUT", "DELETE", "PATCH", "OPTIONS", "get", "BREW", "",
                                          "G E T", "\0", P() } end,
     query = function() return choose { { a = 1, b = "x y" }, { list = { 1, 2, 3 } }, { [1] = "x" }, { a = { {} } },
                                         { a = true }, P() } end,
     headers = function() return chance(0.9) and headers() or P() end,
-    body = upload_body,
+    body = function() if chance(0.2) then return file_body() end return upload_body() end,
     json = function()
       local cyc = {}
       cyc.c = cyc
@@ -106,6 +123,7 @@ return function(fz)
       if chance(0.1) then o.signal = G("signal") end
       if chance(0.1) then o.max_body_size = choose { 10, 100000 } end
       if chance(0.1) then o.on_progress = F() end
+      if chance(0.05) and not o.stream then o.output = output_target() end
       return o
     end
     for _, k in ipairs(HTTP_FIELD_NAMES) do
