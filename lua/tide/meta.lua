@@ -298,7 +298,8 @@ function json.array(t) end
 --- @field method string|nil          "GET" unless given
 --- @field query table|nil            appended percent-encoded
 --- @field headers table|nil          name -> string|number
---- @field body string|tide.stream|fun():string?|nil  a string, or streamed (chunked unless content_length)
+--- @field body string|tide.stream|fun():string?|tide.file|{file: string}|nil  a string; streamed (chunked unless content_length); or a file, read in C and sent with its size
+--- @field output string|tide.file|nil  write the response body to this path (created or truncated) or open file (at its position); the response then has `bytes`, no `body`
 --- @field content_length integer|nil the byte count of a streamed body (sent without chunked encoding)
 --- @field json any                   sent as JSON
 --- @field form table|nil             sent URL-encoded
