@@ -59,6 +59,7 @@ local runtimes = {
   cjson = { "lua5.4", "-e", "require 'cjson'" },
   aws_sdk = { "test", "-d", ".cache/npm/node_modules/@aws-sdk/client-dynamodb" },
   expat = { "lua5.4", "-e", "require 'lxp'" },
+  curl_cli = { "curl", "--version" },
 }
 
 -- What W4 and W5 say about their server and machine (RESULTS.md).
@@ -72,6 +73,42 @@ local http_notes = {
   "Connections are opened inside the timed stretch (one per request in flight), as a real " ..
     "program would; there is no warm-up.",
 }
+
+-- W6 (download to a file) and W6U (upload from one): the same shape, each
+-- against the curl command line on the same nginx. nginx stores uploads
+-- under www/upload/ (bench/run's config: dav_methods PUT).
+local function w6(id, what, title, ref, impl, impls)
+  return {
+    id = id,
+    title = title,
+    n = 2,
+    smoke_n = 2,
+    params = { file = "1g.bin", size = 1024 * 1024 * 1024, size_mib = 1024, inflight = 1,
+               src = "bench/out/nginx/www/1g.bin" },
+    smoke_params = { file = "16m.bin", size = 16 * 1024 * 1024, size_mib = 16, inflight = 1,
+                     src = "bench/out/nginx/www/16m.bin" },
+    design = "the curl command line (`curl -o`, `curl -T`) against the same nginx",
+    figures = {
+      { key = "mibps", label = "MiB/s", unit = "MiB/s", ref = ref, higher = true,
+        about = "bytes of all " .. what .. "s (each checked: status, the file's size on the other side) / wall " ..
+          "time from the first request to the last completion (higher is better)" },
+      { key = "cpu_ms", label = "CPU ms/" .. what, unit = "ms", ref = ref,
+        about = "CPU time (user + system) of the client, / N: tide's process with all its threads (os.clock), " ..
+          "or the curl processes (their children's times, as bash's parent sees them)" },
+    },
+    targets = {
+      { impl = impl, key = "mibps", ref = ref, min_ratio = 1.0, text = ">= 1.0x " .. ref .. "'s MiB/s" },
+      { impl = impl, key = "cpu_ms", ref = ref, max_ratio = 1.2, text = "CPU <= 1.2x " .. ref .. "'s" },
+    },
+    notes = {
+      "Server: the same nginx as W4/W5 (1 worker). Files of random bytes; uploads are stored by nginx's " ..
+        "dav module (written to its temporary directory, then renamed), which costs the server the same for both.",
+      "The machine has 2 cores, shared by the client and nginx. One transfer at a time, over a new " ..
+        "connection for curl (one process per transfer) and a kept-alive one for tide.",
+    },
+    impls = impls,
+  }
+end
 
 local workloads = {
   {
@@ -325,6 +362,28 @@ local workloads = {
           "counting and dropping" },
     },
   },
+  w6("W6", "download", "{n} downloads of a {size_mib} MiB file from a local nginx into a file, one at a time",
+    "curl-o", "tide-output", {
+      { name = "curl-o", label = "curl -o (the command line)", needs = "curl_cli",
+        cmd = http({ "bench/peers/curl/w6_curl.sh" }, "download", "{src}"),
+        about = "bench/peers/curl/w6_curl.sh: `curl -sS -o <tmp> URL`, N times; CPU is the curl processes' " ..
+          "(their start-up included)" },
+      { name = "tide-output", label = "tide output =", tide = true,
+        cmd = http({ "lua5.4", "bench/tide/w6_file.lua" }, "download", "{src}"),
+        about = "bench/tide/w6_file.lua: `client:get(url, {output = path}):await()` N times: the body goes to " ..
+          "the file through libuv's thread pool (two 1 MiB buffers), never into Lua" },
+    }),
+  w6("W6U", "upload", "{n} uploads (PUT) of a {size_mib} MiB file to a local nginx, one at a time",
+    "curl-T", "tide-body", {
+      { name = "curl-T", label = "curl -T (the command line)", needs = "curl_cli",
+        cmd = http({ "bench/peers/curl/w6_curl.sh" }, "upload", "{src}"),
+        about = "bench/peers/curl/w6_curl.sh: `curl -sS -T FILE <host>/upload/curl.bin`, N times; CPU is the " ..
+          "curl processes'" },
+      { name = "tide-body", label = "tide body = {file =}", tide = true,
+        cmd = http({ "lua5.4", "bench/tide/w6_file.lua" }, "upload", "{src}"),
+        about = "bench/tide/w6_file.lua: `client:put(url, {body = {file = FILE}}):await()` N times: libcurl reads " ..
+          "the file with pread(2) in its read callback, Content-Length from fstat" },
+    }),
   {
     id = "W7",
     title = "{n} DynamoDB GetItem calls, 64 in flight, SigV4 and retries on, against a local stub",
