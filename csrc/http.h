@@ -48,9 +48,9 @@
 
 typedef struct http_pool http_pool;
 typedef struct http_req http_req;
-typedef struct http_sock http_sock;   /* http_multi.c's */
-typedef struct http_clock http_clock; /* http_multi.c's */
-typedef struct http_sink http_sink;   /* http_file.c's */
+typedef struct http_sock http_sock;     /* http_multi.c's */
+typedef struct http_clock http_clock;   /* http_multi.c's */
+typedef struct http_sink http_sink;     /* http_file.c's */
 typedef struct http_source http_source; /* http_file.c's */
 
 /* Events a request has for the driver (bits of http_req.pending). */

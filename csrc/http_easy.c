@@ -5,8 +5,9 @@
  * Owns: http_req's C buffers (head, body, chunks, upload) and its easy
  * handle's callbacks; freeing them (http_easy_release).
  * May call: buf.c, libcurl, http_multi_post (http_multi.c) to tell the
- * driver a request has news, and http_file.c for bodies in files. No Lua here: nothing in this file may run Lua
- * code, so a curl callback can never unwind through curl's frames. */
+ * driver a request has news, and http_file.c for bodies in files. No Lua
+ * here: nothing in this file may run Lua code, so a curl callback can
+ * never unwind through curl's frames. */
 #include <string.h>
 
 #include "http.h"
@@ -36,7 +37,8 @@ static size_t easy_header_cb(char *p, size_t size, size_t n, void *ud) {
       /* A buffered body of known length gets its room at once, instead of
        * growing through copies into fresh pages. */
       curl_easy_getinfo(q->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &length);
-      if (!q->stream && !q->sink && length > 0 && (size_t)length <= HTTP_BODY_RESERVE_MAX &&
+      if (!q->stream && !q->sink && length > 0 &&
+          (size_t)length <= HTTP_BODY_RESERVE_MAX &&
           (!q->max_body || (size_t)length <= q->max_body)) {
         http_pool *c = q->pool;
         if (!q->body.data && c && c->spare_body.cap >= (size_t)length) {

@@ -49,7 +49,7 @@ struct http_sink {
   void *alloc_ud;
   uv_loop_t *loop;
   uv_file fd;
-  int64_t offset; /* where the next write goes; -1: the descriptor's position */
+  int64_t offset;   /* where the next write goes; -1: the descriptor's position */
   char *fill, *out; /* collecting / being written */
   size_t fill_len, fill_cap, out_len, out_cap, out_done;
   uint64_t written;
@@ -143,7 +143,8 @@ static void sink_cb(uv_fs_t *r) {
     return;
   }
   if (q->ctx->closed) return; /* the module's close releases q, and s */
-  if (!s->err && s->fill_len && (s->fill_len >= SINK_FLUSH || q->state != HTTP_REQ_ACTIVE))
+  if (!s->err && s->fill_len &&
+      (s->fill_len >= SINK_FLUSH || q->state != HTTP_REQ_ACTIVE))
     sink_start(s);
   if (s->err) {
     sink_tell(q, 1);

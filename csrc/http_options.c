@@ -432,12 +432,14 @@ static void options_files(lua_State *L, http_req *q, int spec) {
   int rc;
   if (out > INT_MAX || in > INT_MAX) luaL_error(L, "bad option 'output_fd' or 'body_fd'");
   if (out >= 0) {
-    rc = http_file_sink_open(q, (int)out, (int64_t)options_int(L, spec, "output_offset", -1));
+    rc = http_file_sink_open(q, (int)out,
+                             (int64_t)options_int(L, spec, "output_offset", -1));
     if (rc != 0) luaL_error(L, "cannot use the output file: %s", uv_strerror(rc));
   }
   if (in >= 0) {
-    rc = http_file_source_open(q, (int)in, (int64_t)options_int(L, spec, "body_offset", 0),
-                               (int64_t)options_int(L, spec, "body_size", 0));
+    rc =
+        http_file_source_open(q, (int)in, (int64_t)options_int(L, spec, "body_offset", 0),
+                              (int64_t)options_int(L, spec, "body_size", 0));
     if (rc != 0)
       luaL_error(L, "cannot use the body file: %s",
                  rc == -1 ? "libcurl refused a file upload" : uv_strerror(rc));

@@ -26,11 +26,10 @@ local stored = src and src:gsub("[^/]+$", "") .. "upload/tide.bin"
 
 local client = tide.http.client()
 local ok, bytes = 0, 0
-local wall, cpu, rss0, peak
+local wall, cpu, peak
 tide.run(function()
   collectgarbage("collect")
   bench.reset_peak()
-  rss0 = bench.proc_status("VmRSS")
   local t0, cpu0 = tide.now(), os.clock()
   for _ = 1, n do
     if mode == "download" then

@@ -648,8 +648,9 @@ local function file_attempt(start, s, files)
       if body_close then body_close() end
     end })
     if body ~= nil then
-      local fd, pos = nil, 0
+      local fd, pos
       if type(body) == "string" then
+        pos = 0
         fd = core.fs_open(body, "r"):await()
         body_close = fd_closer(fd)
       else
@@ -685,7 +686,10 @@ local function file_attempt(start, s, files)
     if out_close then out_close() end
     if body_close then body_close() end
     local ok, res = core.pawait(req)
-    if not ok then error(with_path(res, core.is_error(res, "fs") and res.syscall == "read" and body or out or body), 0) end
+    if not ok then
+      local reading = core.is_error(res, "fs") and res.syscall == "read"
+      error(with_path(res, reading and body or out or body), 0)
+    end
     if start_pos and out._state == "open" then out._pos = start_pos + res.bytes end
     rawset(res, "output", out)
     return res
