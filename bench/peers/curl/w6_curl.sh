@@ -40,6 +40,6 @@ impl=curl-o
 awk -v w="$workload" -v i="$impl" -v n="$n" -v ok="$ok" -v b="$bytes" -v t0="$t0" -v t1="$t1" \
   -v c0="$c0" -v c1="$c1" -v hz="$ticks" 'BEGIN {
     wall = t1 - t0
-    printf "RESULT workload=%s impl=%s bytes=%d count=%d cpu_ms=%.6g mibps=%.6g n=%d wall_s=%.6g\n",
+    printf "RESULT workload=%s impl=%s bytes=%.0f count=%d cpu_ms=%.6g mibps=%.6g n=%d wall_s=%.6g\n",
       w, i, b, ok, (c1 - c0) / hz * 1000 / n, b / 1048576 / wall, n, wall
   }'
