@@ -28,7 +28,7 @@ tide.run(function()
   tide.set_timeout(function() ctl:abort("user clicked cancel") end, 0.12)
 
   local outcomes = tide.all_settled {
-    download("small.iso", 2, ctl.signal),
+    download("small.iso", 1, ctl.signal),
     download("big.iso", 10, ctl.signal),
     download("huge.iso", 40, ctl.signal),
   }:await()
