@@ -62,6 +62,15 @@ local function port_open(port)
   return sh((CLEAN .. "bash -c 'exec 3<>/dev/tcp/127.0.0.1/%d' 2>/dev/null"):format(port))
 end
 
+-- Whether the process pid itself listens on port (and not another program
+-- that took the port between the check and the start: several test runs
+-- can share the machine). Read from /proc: the socket's inode among pid's
+-- descriptors.
+local function listens(pid, port)
+  return sh(("for i in $(awk '$2 ~ /:%04X$/ && $4 == \"0A\" { print $10 }' /proc/net/tcp /proc/net/tcp6); "
+    .. "do ls -l /proc/%d/fd 2>/dev/null | grep -q \"socket:\\[$i\\]\" && exit 0; done; exit 1"):format(port, pid))
+end
+
 -- Starts `cmd` (with PORT replaced by a random port) in the background
 -- until it listens; `fatal(log)` says whether its log shows a failure
 -- other than a port in use. Returns pid, port, dir.
@@ -75,6 +84,7 @@ local function start(name, cmd, tries_per_port)
       local pid = tonumber(slurp(dir .. "/pid") or "")
       for _ = 1, tries_per_port do
         if port_open(port) then
+          if not listens(pid, port) then break end -- another program has the port
           watchdog(pid)
           return pid, port, dir
         end
