@@ -51,13 +51,21 @@ local function with_path(err, path)
   return err
 end
 
-local function fs_error(f, code, what, syscall)
-  return core.error("fs", ("%s: %s (%s)"):format(f.path, what, syscall),
-    { code = code, path = f.path, syscall = syscall })
+-- An `fs` error about the file at path.
+local function fs_error(path, code, what, syscall)
+  return core.error("fs", ("%s: %s (%s)"):format(path, what, syscall),
+    { code = code, path = path, syscall = syscall })
 end
 
 local function closed_error(f)
   return core.error("closed", ("attempt to use a closed tide.file (%s)"):format(f.path), { path = f.path })
+end
+
+-- Why f cannot be read (or, `writing`, written) now; nil if it can.
+local function unusable(f, writing)
+  if f._state ~= "open" then return closed_error(f) end
+  if writing and not f._writable then return fs_error(f.path, "EBADF", "file not opened for writing", "write") end
+  if not writing and not f._readable then return fs_error(f.path, "EBADF", "file not opened for reading", "read") end
 end
 
 -- The offset to give libuv: the file's position, or -1 (the system's)
@@ -144,10 +152,8 @@ function File:read(n, opts)
   end
   local sig, rejected = call_options(opts, "read", 2)
   if rejected then return rejected end
-  if self._state ~= "open" then return core.reject(closed_error(self)) end
-  if not self._readable then
-    return core.reject(fs_error(self, "EBADF", "file not opened for reading", "read"))
-  end
+  local bad = unusable(self, false)
+  if bad then return core.reject(bad) end
   local size = min(n, READ_MAX)
   return enqueue(self, sig, function(f, job)
     return core.fs_read(f._fd, size, offset(f)):next(function(s)
@@ -184,10 +190,8 @@ function File:write(s, opts)
   end
   local sig, rejected = call_options(opts, "write", 2)
   if rejected then return rejected end
-  if self._state ~= "open" then return core.reject(closed_error(self)) end
-  if not self._writable then
-    return core.reject(fs_error(self, "EBADF", "file not opened for writing", "write"))
-  end
+  local bad = unusable(self, true)
+  if bad then return core.reject(bad) end
   if s == "" then return enqueue(self, sig, function(f) return core.resolve(f) end) end
   return enqueue(self, sig, function(f) return write_all(f, s, 0) end)
 end
@@ -215,10 +219,10 @@ function File:seek(whence, off, opts)
   local sig, rejected = call_options(opts, "seek", 3)
   if rejected then return rejected end
   return enqueue(self, sig, function(f)
-    if not f._seekable then return core.reject(fs_error(f, "ESPIPE", "illegal seek", "seek")) end
+    if not f._seekable then return core.reject(fs_error(f.path, "ESPIPE", "illegal seek", "seek")) end
     local function move(base)
       local pos = base + off
-      if pos < 0 then error(fs_error(f, "EINVAL", "invalid argument", "seek"), 0) end
+      if pos < 0 then error(fs_error(f.path, "EINVAL", "invalid argument", "seek"), 0) end
       f._pos = pos
       return pos
     end
@@ -309,7 +313,8 @@ function File:__gc()
   end
 end
 
-local M = { File = File, CHUNK = CHUNK }
+-- with_path, fs_error and unusable serve tide.fs and tide.http's file bodies too.
+local M = { File = File, CHUNK = CHUNK, with_path = with_path, fs_error = fs_error, unusable = unusable }
 
 --- Whether v is a tide.file.
 --- @param v any

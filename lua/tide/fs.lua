@@ -38,13 +38,7 @@ local function check_data(data, fname)
 end
 
 -- Errors from descriptor calls (read, write, close) do not know the path.
-local function with_path(err, path)
-  if core.is_error(err, "fs") and err.path == nil then
-    err.path = path
-    err.message = path .. ": " .. err.message
-  end
-  return err
-end
+local with_path = tide_file.with_path
 
 -- Checks opts (argument `n` of tide.fs.<fname>, which takes options
 -- `known`, default just signal=), then runs body() as a task and returns

@@ -608,28 +608,13 @@ local function fd_closer(fd)
   return setmetatable({}, { __close = close, __call = close })
 end
 
--- An `fs` error about the file at path (or of the tide.file).
-local function file_error(where, code, what, syscall)
-  local path = type(where) == "string" and where or where.path
-  return core.error("fs", ("%s: %s (%s)"):format(path, what, syscall), { code = code, path = path, syscall = syscall })
-end
-
-local function with_path(err, where)
-  if core.is_error(err, "fs") and err.path == nil then
-    local path = type(where) == "string" and where or where.path
-    err.path = path
-    err.message = path .. ": " .. err.message
-  end
-  return err
-end
+-- The path of a body or output: given as one, or a tide.file's.
+local function path_of(where) return type(where) == "string" and where or where.path end
 
 -- A tide.file a request may use: open, and readable or writable.
 local function check_file_object(f, writing)
-  if f._state ~= "open" then
-    error(core.error("closed", ("attempt to use a closed tide.file (%s)"):format(f.path), { path = f.path }), 0)
-  end
-  if writing and not f._writable then error(file_error(f, "EBADF", "file not opened for writing", "write"), 0) end
-  if not writing and not f._readable then error(file_error(f, "EBADF", "file not opened for reading", "read"), 0) end
+  local bad = tide_file.unusable(f, writing)
+  if bad then error(bad, 0) end
 end
 
 -- One attempt of a request with files (`output =`, `body =` a file): a task
@@ -659,9 +644,10 @@ local function file_attempt(start, s, files)
       end
       local st = core.fs_fstat(fd):await()
       if st.type == "directory" then
-        error(file_error(body, "EISDIR", "illegal operation on a directory", "read"), 0)
+        error(tide_file.fs_error(path_of(body), "EISDIR", "illegal operation on a directory", "read"), 0)
       elseif st.type ~= "file" then
-        error(file_error(body, "EINVAL", "not a regular file (send it as a stream body instead)", "read"), 0)
+        error(tide_file.fs_error(path_of(body), "EINVAL",
+          "not a regular file (send it as a stream body instead)", "read"), 0)
       end
       s.body_fd, s.body_offset, s.body_size = fd, pos, st.size > pos and st.size - pos or 0
     end
@@ -688,7 +674,7 @@ local function file_attempt(start, s, files)
     local ok, res = core.pawait(req)
     if not ok then
       local reading = core.is_error(res, "fs") and res.syscall == "read"
-      error(with_path(res, reading and body or out or body), 0)
+      error(tide_file.with_path(res, path_of(reading and body or out or body)), 0)
     end
     if start_pos and out._state == "open" then out._pos = start_pos + res.bytes end
     rawset(res, "output", out)
