@@ -18,6 +18,7 @@ TIDE_EXPORT int luaopen_tide_core(lua_State *L) {
   ctx = tide_ctx_new(L);
   lua_newtable(L);
   tide_ctx_open(L, ctx);
+  tide_class_open(L, ctx);
   tide_error_open(L, ctx);
   tide_promise_open(L, ctx);
   tide_op_open(L, ctx);

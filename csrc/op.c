@@ -5,7 +5,7 @@
  * operations see them (tide_opt_signal, tide_link_signal, the tide.signal
  * class whose methods lua/tide/signal.lua adds through core.interpose).
  *
- * May call: ctx.c, error.c, promise.c. A task's own cancellation is its op
+ * May call: ctx.c, class.c, error.c, promise.c. A task's own cancellation is its op
  * class's cancel (task.c): reached through the pointer, not by name. */
 #include "task.h"
 #include "tide.h"

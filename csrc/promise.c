@@ -9,7 +9,7 @@
  * registered for its kind: promise.c registers TIDE_K_PROMISE and TIDE_K_OP
  * (react_derived), task.c and combinators.c their own kinds.
  *
- * May call: ctx.c, error.c, ring.c. A waiting task is woken through
+ * May call: ctx.c, class.c, error.c, ring.c. A waiting task is woken through
  * ctx->wake (task.c sets it); thenable jobs run through ctx->thenable_job. */
 #include <string.h>
 

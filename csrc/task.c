@@ -18,8 +18,8 @@
  * task_info.c. Operations and their cancellation are in op.c; task.h has
  * the task struct they share.
  *
- * May call: ctx.c, error.c, report.c, promise.c, op.c, task_info.c. It registers the
- * TIDE_K_TASK reaction and ctx->wake; await at the top level goes up to the driver
+ * May call: ctx.c, class.c, error.c, report.c, promise.c, op.c, task_info.c. It registers
+ * the TIDE_K_TASK reaction and ctx->wake; await at the top level goes up to the driver
  * through ctx->wait_toplevel. */
 #include <stdlib.h>
 #include <string.h>

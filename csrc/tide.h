@@ -2,11 +2,11 @@
  * nothing private to one of them (a module's own structs live in it).
  *
  * Layers (DESIGN.md, "Layout and layers"; scripts/check-layers checks them
- * on the object files): ctx.c error.c ring.c heap.c buf.c -> promise.c ->
- * op.c -> task.c -> combinators.c timer.c fs.c http*.c -> loop.c -> core.c
- * (op.c is task.c's operations, split off to keep files small). A file
- * calls only files before it. The few calls that must go the other way go
- * through pointers on the context that the higher file sets when it opens:
+ * on the object files): ctx.c class.c report.c error.c ring.c heap.c
+ * buf.c -> promise.c -> op.c -> task.c -> combinators.c timer.c fs.c
+ * http*.c -> loop.c -> core.c (op.c is task.c's operations, split off to
+ * keep files small). A file calls only files before it. The few calls that must go the
+ * other way go through pointers on the context that the higher file sets when it opens:
  * the reaction of each kind (tide_reaction_register), the module hooks for
  * teardown and stats (tide_module_register), and ctx->wake, thenable_job
  * and wait_toplevel (see struct tide_ctx).
@@ -499,8 +499,11 @@ void tide_slow_check(lua_State *L, tide_ctx *ctx, uint64_t t0, const char *what,
 static inline void tide_react(lua_State *L, tide_ctx *ctx, int p, int r) {
   ctx->reactions[((tide_promise *)lua_touserdata(L, r))->kind](L, ctx, p, r);
 }
-/* core.on_unhandled, queue_microtask, report_error */
+/* core.on_unhandled, queue_microtask, report_error, debug_set, origin,
+ * lib_source */
 void tide_ctx_open(lua_State *L, tide_ctx *ctx);
+/* core.interpose (class.c) */
+void tide_class_open(lua_State *L, tide_ctx *ctx);
 void tide_loop_open(lua_State *L, tide_ctx *ctx);
 void tide_gc_stress(lua_State *L, tide_ctx *ctx);
 
@@ -517,7 +520,7 @@ void tide_setfuncs(lua_State *L, tide_ctx *ctx, const luaL_Reg *funcs);
  * Leaves the metatable on the stack.
  *
  * The Lua layer extends a class only through core.interpose(name, method,
- * fn) -> previous (ctx.c): the one sanctioned way for Lua to add or wrap a
+ * fn) -> previous (class.c): the one sanctioned way for Lua to add or wrap a
  * method of a C class. */
 void tide_class_new(lua_State *L, tide_ctx *ctx, const char *name, const char *parent,
                     const luaL_Reg *methods, const luaL_Reg *metamethods);

@@ -15,7 +15,7 @@
  * tide.timer userdata whose callback runs outside any task; an error in it
  * is reported through tide.on_unhandled.
  *
- * May call: ctx.c, heap.c, ring.c, promise.c, op.c. Its state lives in
+ * May call: ctx.c, class.c, heap.c, ring.c, promise.c, op.c. Its state lives in
  * ctx->timer; it registers the TIMERS and IMMEDIATES events and a module
  * (teardown, stats: timers, immediates). */
 #include <math.h>
