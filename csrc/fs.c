@@ -48,6 +48,8 @@ typedef struct fs_req {
   int data_ref; /* anchor of a write's data while libuv uses it */
   char *buf;    /* a read's buffer */
   size_t buf_len;
+  char *label; /* a descriptor call's path, for tide.handles */
+  size_t label_size;
   uint8_t call;               /* fs_call: what the result looks like */
   const char *name;           /* the call, for error messages */
   struct fs_req *prev, *next; /* ctx->fs_reqs, while libuv holds it */
@@ -188,6 +190,7 @@ static void fs_push_result(lua_State *L, fs_req *q) {
 static void fs_req_release(tide_ctx *ctx, fs_req *q) {
   uv_fs_req_cleanup(&q->req);
   if (q->buf) ctx->alloc(ctx->alloc_ud, q->buf, q->buf_len, 0);
+  if (q->label) ctx->alloc(ctx->alloc_ud, q->label, q->label_size, 0);
   ctx->alloc(ctx->alloc_ud, q, sizeof *q, 0);
 }
 
@@ -295,7 +298,28 @@ static void fs_cancel(lua_State *L, tide_ctx *ctx, int p, int err) {
   tide_settle(L, ctx, p, TIDE_REJECTED, err);
 }
 
-static const tide_op_class fs_class = {"fs", fs_cancel, NULL, 1};
+/* tide.handles: the call, and the path it works on (a descriptor call's
+ * when the Lua layer gave it: see fs_label), and a rename's target. */
+static void fs_describe(lua_State *L, tide_ctx *ctx, int p, int e) {
+  fs_op *op = lua_touserdata(L, p);
+  fs_req *q = op->req;
+  const char *path;
+  (void)ctx;
+  if (!q) return;
+  lua_pushstring(L, q->name);
+  lua_setfield(L, e, "call");
+  path = q->req.path ? q->req.path : q->label;
+  if (path) {
+    lua_pushstring(L, path);
+    lua_setfield(L, e, "path");
+  }
+  if (q->req.new_path) {
+    lua_pushstring(L, q->req.new_path);
+    lua_setfield(L, e, "to");
+  }
+}
+
+static const tide_op_class fs_class = {"fs", fs_cancel, fs_describe, 1};
 
 /* ---------------------------------------------------------------------------
  * Starting requests */
@@ -353,6 +377,19 @@ static int fs_started(lua_State *L, tide_ctx *ctx, fs_req *q, int rc, const char
   return 1;
 }
 
+/* A descriptor call's optional last argument: the path the descriptor was
+ * opened at, kept for tide.handles only (without memory, it is simply not
+ * shown). */
+static void fs_label(lua_State *L, tide_ctx *ctx, fs_req *q, int arg) {
+  size_t len;
+  const char *path = lua_type(L, arg) == LUA_TSTRING ? lua_tolstring(L, arg, &len) : NULL;
+  if (!path) return;
+  q->label = ctx->alloc(ctx->alloc_ud, NULL, 0, len + 1);
+  if (!q->label) return;
+  memcpy(q->label, path, len + 1);
+  q->label_size = len + 1;
+}
+
 static const char *fs_check_path(lua_State *L, int arg) {
   size_t len;
   const char *path = luaL_checklstring(L, arg, &len);
@@ -393,13 +430,14 @@ static int fs_l_open(lua_State *L) {
                     path);
 }
 
-/* core.fs_close(fd) -> promise */
+/* core.fs_close(fd [, path]) -> promise (path: for tide.handles) */
 static int fs_l_close(lua_State *L) {
   tide_ctx *ctx = tide_ctx_up(L);
   uv_file fd = fs_check_fd(L, 1);
   fs_req *q;
-  lua_settop(L, 1);
+  lua_settop(L, 2);
   q = fs_req_new(L, ctx, FS_CLOSE, "close", 0, LUA_NOREF);
+  fs_label(L, ctx, q, 2);
   return fs_started(L, ctx, q, uv_fs_close(&ctx->loop, &q->req, fd, fs_cb), NULL);
 }
 
@@ -411,8 +449,8 @@ static int fs_l_close_now(lua_State *L) {
   return 0;
 }
 
-/* core.fs_read(fd, size [, offset]) -> promise of a string ("" at the end).
- * offset -1 (the default) reads from the current position. */
+/* core.fs_read(fd, size [, offset [, path]]) -> promise of a string ("" at
+ * the end). offset -1 (the default) reads from the current position. */
 static int fs_l_read(lua_State *L) {
   tide_ctx *ctx = tide_ctx_up(L);
   uv_file fd = fs_check_fd(L, 1);
@@ -422,14 +460,16 @@ static int fs_l_read(lua_State *L) {
   uv_buf_t buf;
   luaL_argcheck(L, size > 0 && size <= TIDE_FS_READ_MAX, 2,
                 "size must be between 1 and 64 MiB");
-  lua_settop(L, 3);
+  lua_settop(L, 4);
   q = fs_req_new(L, ctx, FS_READ, "read", (size_t)size, LUA_NOREF);
+  fs_label(L, ctx, q, 4);
   buf = uv_buf_init(q->buf, (unsigned)size);
   return fs_started(L, ctx, q,
                     uv_fs_read(&ctx->loop, &q->req, fd, &buf, 1, offset, fs_cb), NULL);
 }
 
-/* core.fs_write(fd, data [, offset]) -> promise of the bytes written */
+/* core.fs_write(fd, data [, offset [, path]]) -> promise of the bytes
+ * written */
 static int fs_l_write(lua_State *L) {
   tide_ctx *ctx = tide_ctx_up(L);
   uv_file fd = fs_check_fd(L, 1);
@@ -440,13 +480,14 @@ static int fs_l_write(lua_State *L) {
   int data_ref;
   uv_buf_t buf = uv_buf_init((char *)data, (unsigned)len);
   luaL_argcheck(L, len <= UINT32_MAX, 2, "data too long for one write");
-  lua_settop(L, 3);
+  lua_settop(L, 4);
   /* libuv reads the string from its thread pool: keep it alive until then,
    * even if the promise is cancelled meanwhile. (Anchored first: should the
    * op's own anchor then fail for lack of memory, only the string stays.) */
   lua_pushvalue(L, 2);
   data_ref = tide_anchor(L, ctx);
   q = fs_req_new(L, ctx, FS_WRITE, "write", 0, data_ref);
+  fs_label(L, ctx, q, 4);
   return fs_started(L, ctx, q,
                     uv_fs_write(&ctx->loop, &q->req, fd, &buf, 1, offset, fs_cb), NULL);
 }
@@ -461,13 +502,14 @@ static int fs_l_stat(lua_State *L) {
   return fs_started(L, ctx, q, uv_fs_stat(&ctx->loop, &q->req, path, fs_cb), path);
 }
 
-/* core.fs_fstat(fd) -> promise of the same */
+/* core.fs_fstat(fd [, path]) -> promise of the same */
 static int fs_l_fstat(lua_State *L) {
   tide_ctx *ctx = tide_ctx_up(L);
   uv_file fd = fs_check_fd(L, 1);
   fs_req *q;
-  lua_settop(L, 1);
+  lua_settop(L, 2);
   q = fs_req_new(L, ctx, FS_STAT, "fstat", 0, LUA_NOREF);
+  fs_label(L, ctx, q, 2);
   return fs_started(L, ctx, q, uv_fs_fstat(&ctx->loop, &q->req, fd, fs_cb), NULL);
 }
 

@@ -266,6 +266,12 @@ void http_options_configure(lua_State *L, http_req *q, int spec);
  * on top. */
 void http_options_export(lua_State *L);
 long http_clamp_long(double n, long lo, long hi);
+/* Writes to buf (cap bytes) url without its user name, password and login
+ * options, and with the values of the query parameters that are secrets
+ * (X-Amz-Signature, X-Amz-Credential, X-Amz-Security-Token) replaced:
+ * fit to be shown. Returns its length, or 0 if url cannot be parsed, the
+ * result does not fit, or memory ran out. */
+size_t http_url_redacted(const char *url, char *buf, size_t cap);
 
 /* http_request.c */
 extern const tide_op_class http_request_class;

@@ -11,6 +11,7 @@
  * Owns: HTTP_OPTIONS and the request's easy-handle options.
  * May call: tide.h (errors), http_easy.c (callbacks), libcurl. */
 #include <limits.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -171,6 +172,83 @@ static int options_check_url(lua_State *L) {
   lua_pushstring(L, why);
   lua_pushboolean(L, bad_scheme);
   return 2;
+}
+
+static int options_hex(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+/* The query parameters whose values are secrets (a presigned S3 URL's). */
+static int options_secret_param(const char *name, size_t len) {
+  static const char *const names[] = {"X-Amz-Signature", "X-Amz-Credential",
+                                      "X-Amz-Security-Token", NULL};
+  char plain[32];
+  size_t n = 0;
+  /* Compared decoded and without case: "X%2DAmz-Signature" is one too. */
+  for (size_t i = 0; i < len; i++) {
+    char c = name[i];
+    int hi, lo;
+    if (c == '%' && i + 2 < len && (hi = options_hex(name[i + 1])) >= 0 &&
+        (lo = options_hex(name[i + 2])) >= 0) {
+      c = (char)(hi * 16 + lo);
+      i += 2;
+    }
+    if (n == sizeof plain - 1) return 0;
+    plain[n++] = c;
+  }
+  plain[n] = '\0';
+  for (int i = 0; names[i]; i++)
+    if (strcasecmp(plain, names[i]) == 0) return 1;
+  return 0;
+}
+
+size_t http_url_redacted(const char *url, char *buf, size_t cap) {
+  CURLU *h = curl_url();
+  char *query = NULL, *out = NULL, *q = NULL;
+  size_t n = 0;
+  if (!h) return 0;
+  if (curl_url_set(h, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME) != CURLUE_OK)
+    goto done;
+  curl_url_set(h, CURLUPART_USER, NULL, 0);
+  curl_url_set(h, CURLUPART_PASSWORD, NULL, 0);
+  curl_url_set(h, CURLUPART_OPTIONS, NULL, 0);
+  if (curl_url_get(h, CURLUPART_QUERY, &query, 0) == CURLUE_OK && query) {
+    size_t len = strlen(query), k = 0;
+    const char *p = query;
+    /* A secret parameter ("X-Amz-Signature=" at least: 16 bytes) grows
+     * by at most 8 bytes (an empty value becomes "REDACTED"). */
+    q = malloc(len + 8 * (len / 16 + 1) + 1);
+    if (!q) goto done;
+    while (*p) {
+      size_t plen = strcspn(p, "&"), klen = strcspn(p, "=&");
+      memcpy(q + k, p, klen);
+      k += klen;
+      if (klen < plen && options_secret_param(p, klen)) {
+        memcpy(q + k, "=REDACTED", 9);
+        k += 9;
+      } else {
+        memcpy(q + k, p + klen, plen - klen);
+        k += plen - klen;
+      }
+      p += plen;
+      if (*p == '&') q[k++] = *p++;
+    }
+    q[k] = '\0';
+    if (curl_url_set(h, CURLUPART_QUERY, q, 0) != CURLUE_OK) goto done;
+  }
+  if (curl_url_get(h, CURLUPART_URL, &out, 0) == CURLUE_OK && strlen(out) < cap) {
+    n = strlen(out);
+    memcpy(buf, out, n + 1);
+  }
+done:
+  free(q);
+  curl_free(out);
+  curl_free(query);
+  curl_url_cleanup(h);
+  return n;
 }
 
 /* ---------------------------------------------------------------------------

@@ -495,9 +495,36 @@ static void request_cancel(lua_State *L, tide_ctx *ctx, int p, int err) {
   tide_settle(L, ctx, p, TIDE_REJECTED, err);
 }
 
-/* TODO(issue 10, HTTP items): a describe hook adding the transfer's method,
- * url and phase to its tide.handles entry. */
-const tide_op_class http_request_class = {"http", request_cancel, NULL, 1};
+/* tide.handles: the request's method and URL, without its credentials. */
+static void request_describe(lua_State *L, tide_ctx *ctx, int p, int e) {
+  http_op *op = lua_touserdata(L, p);
+  size_t len, cap;
+  char *buf;
+  if (!op->req) return;
+  if (http_request_push_lua(L, ctx, op->req, "method") == LUA_TSTRING)
+    lua_setfield(L, e, "method");
+  else
+    lua_pop(L, 1);
+  if (http_request_push_lua(L, ctx, op->req, "url") != LUA_TSTRING) {
+    lua_pop(L, 1);
+    return;
+  }
+  /* A Lua buffer: nothing leaks if pushing the result raises. Room for
+   * what libcurl adds (a "/" for an empty path) and short secret values
+   * that become "REDACTED". */
+  cap = lua_rawlen(L, -1) * 2 + 32;
+  buf = lua_newuserdatauv(L, cap, 0);
+  len = http_url_redacted(lua_tostring(L, -2), buf, cap);
+  /* Unparsable (it was checked at the call: out of memory, then): no URL
+   * rather than one that may show a password. */
+  if (len) {
+    lua_pushlstring(L, buf, len);
+    lua_setfield(L, e, "url");
+  }
+  lua_pop(L, 2);
+}
+
+const tide_op_class http_request_class = {"http", request_cancel, request_describe, 1};
 
 int http_request_of(lua_State *L, tide_ctx *ctx, int idx, http_req **q) {
   tide_promise *p = tide_topromise(L, ctx, idx);

@@ -156,7 +156,7 @@ function File:read(n, opts)
   if bad then return core.reject(bad) end
   local size = min(n, READ_MAX)
   return enqueue(self, sig, function(f, job)
-    return core.fs_read(f._fd, size, offset(f)):next(function(s)
+    return core.fs_read(f._fd, size, offset(f), f.path):next(function(s)
       if s == "" then return nil end
       if not job.gone then f._pos = f._pos + #s end
       return s
@@ -166,13 +166,14 @@ end
 
 -- Writes all of s at the position (a request may write less than asked).
 local function write_all(f, s, done)
-  return core.fs_write(f._fd, done == 0 and s or s:sub(done + 1), f._append and -1 or offset(f)):next(function(n)
+  local part = done == 0 and s or s:sub(done + 1)
+  return core.fs_write(f._fd, part, f._append and -1 or offset(f), f.path):next(function(n)
     f._pos = f._pos + n
     done = done + n
     if done < #s then return write_all(f, s, done) end
     if f._append and f._seekable then
       -- The system put the bytes at the end: follow them there.
-      return core.fs_fstat(f._fd):next(function(st) f._pos = st.size; return f end)
+      return core.fs_fstat(f._fd, f.path):next(function(st) f._pos = st.size; return f end)
     end
     return f
   end)
@@ -228,7 +229,7 @@ function File:seek(whence, off, opts)
     end
     if whence == "set" then return core.resolve(move(0)) end
     if whence == "cur" then return core.resolve(move(f._pos)) end
-    return core.fs_fstat(f._fd):next(function(st) return move(st.size) end)
+    return core.fs_fstat(f._fd, f.path):next(function(st) return move(st.size) end)
   end)
 end
 
@@ -240,7 +241,7 @@ function File:size(opts)
   local sig, rejected = call_options(opts, "size", 1)
   if rejected then return rejected end
   return enqueue(self, sig, function(f)
-    return core.fs_fstat(f._fd):next(function(st) return st.size end)
+    return core.fs_fstat(f._fd, f.path):next(function(st) return st.size end)
   end)
 end
 
@@ -255,7 +256,7 @@ function File:close(opts)
   if self._state ~= "open" then return self._closing or core.resolve(nil) end
   local p = enqueue(self, nil, function(f)
     local fd = f._fd
-    return core.fs_close(fd):next(function()
+    return core.fs_close(fd, f.path):next(function()
       f._fd, f._state = nil, "closed"
     end, function(e)
       -- The descriptor is gone either way (close(2) releases it).

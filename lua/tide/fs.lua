@@ -54,16 +54,16 @@ local function run(fname, n, known, path, opts, body)
 end
 
 -- A to-be-closed value that closes fd, waiting for it.
-local function closing(fd)
-  return setmetatable({}, { __close = function() core.fs_close(fd):await() end })
+local function closing(fd, path)
+  return setmetatable({}, { __close = function() core.fs_close(fd, path):await() end })
 end
 
-local function read_all(fd)
-  local size = core.fs_fstat(fd):await().size
+local function read_all(fd, path)
+  local size = core.fs_fstat(fd, path):await().size
   local chunk = min(max(size + 1, CHUNK), READ_MAX)
   local parts, n = {}, 0
   while true do
-    local s = core.fs_read(fd, chunk):await()
+    local s = core.fs_read(fd, chunk, -1, path):await()
     if s == "" then break end
     n = n + 1
     parts[n] = s
@@ -71,11 +71,11 @@ local function read_all(fd)
   return concat(parts, "", 1, n)
 end
 
-local function write_all(fd, data)
+local function write_all(fd, data, path)
   local done = 0
   while done < #data do
     local part = done == 0 and data or data:sub(done + 1)
-    done = done + core.fs_write(fd, part):await()
+    done = done + core.fs_write(fd, part, -1, path):await()
   end
 end
 
@@ -87,8 +87,8 @@ function fs.read(path, opts)
   check_path(path, "read")
   return run("read", 2, nil, path, opts, function()
     local fd = core.fs_open(path, "r"):await()
-    local _ <close> = closing(fd)
-    return read_all(fd)
+    local _ <close> = closing(fd, path)
+    return read_all(fd, path)
   end)
 end
 
@@ -98,8 +98,8 @@ local function writer(fname, flags)
     check_data(data, fname)
     return run(fname, 3, nil, path, opts, function()
       local fd = core.fs_open(path, flags):await()
-      local _ <close> = closing(fd)
-      write_all(fd, data)
+      local _ <close> = closing(fd, path)
+      write_all(fd, data, path)
     end)
   end
 end
@@ -135,13 +135,13 @@ function fs.lines(path)
         opening = nil
         if closed then
           -- Closed while it was opening: nobody will read it.
-          core.fs_close(opened):catch(function() end)
+          core.fs_close(opened, path):catch(function() end)
           return nil
         end
         fd = opened
         file.fd = fd
       end
-      local more = core.fs_read(fd, CHUNK):await()
+      local more = core.fs_read(fd, CHUNK, -1, path):await()
       return more ~= "" and more or nil
     end)
     if not ok then error(with_path(chunk, path), 0) end
@@ -150,11 +150,11 @@ function fs.lines(path)
   return stream.lines(read, function()
     closed = true
     if opening then
-      opening:next(function(late) core.fs_close(late):catch(function() end) end, function() end)
+      opening:next(function(late) core.fs_close(late, path):catch(function() end) end, function() end)
       opening = nil
     end
     if file.fd then
-      core.fs_close(file.fd):catch(function() end)
+      core.fs_close(file.fd, path):catch(function() end)
       file.fd = nil
     end
   end)
@@ -186,13 +186,13 @@ function fs.open(path, mode, opts)
   local m = open_mode(mode)
   return run("open", 3, nil, path, opts, function()
     local fd = core.fs_open(path, m):await()
-    local ok, st = pcall(function() return core.fs_fstat(fd):await() end)
+    local ok, st = pcall(function() return core.fs_fstat(fd, path):await() end)
     if ok and st.type == "directory" then
       ok, st = false, core.error("fs", path .. ": illegal operation on a directory (open)",
         { code = "EISDIR", path = path, syscall = "open" })
     end
     if not ok then
-      core.fs_close(fd):catch(function() end)
+      core.fs_close(fd, path):catch(function() end)
       error(st, 0)
     end
     return tide_file.new(fd, path, m, st)

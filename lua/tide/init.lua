@@ -127,8 +127,11 @@ local function describe(h)
     if h.spawned then s[#s + 1] = "spawned at " .. h.spawned end
   else
     s[#s + 1] = tostring(h.promise or h.timer)
+    if h.method then s[#s + 1] = h.method end
     if h.url then s[#s + 1] = h.url end
+    if h.call then s[#s + 1] = h.call end
     if h.path then s[#s + 1] = h.path end
+    if h.to then s[#s + 1] = "to " .. h.to end
     if h.due_in then s[#s + 1] = ("due in %.3g s"):format(h.due_in) end
     if h.started then s[#s + 1] = "started at " .. h.started end
     if h.owner then s[#s + 1] = "by " .. tostring(h.owner) end
@@ -156,10 +159,12 @@ end
 --- Every live task (as tide.tasks; with debug origins, `spawned =
 --- "file:line"`), every pending operation (`kind` = its class: "sleep",
 --- "fs", "http", "operation", ...; `promise`, `started = "file:line"`,
---- `owner` = the task that started it, `due_in` for sleeps) and every
---- pending timer (`kind = "timer"` or `"interval"`, `timer`, `due_in`,
---- `started`): what a script that does not finish is waiting for. Each
---- entry's `tostring` says it in one line.
+--- `owner` = the task that started it, `due_in` for sleeps; `method` and
+--- `url` for HTTP, the URL without credentials or signatures; `call`,
+--- `path` and, for a rename, `to` for files) and every pending timer
+--- (`kind = "timer"` or `"interval"`, `timer`, `due_in`, `started`): what
+--- a script that does not finish is waiting for. Each entry's `tostring`
+--- says it in one line.
 --- @return table[]
 function tide.handles() return with_tostring(core.handles()) end
 

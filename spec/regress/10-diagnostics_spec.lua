@@ -43,7 +43,8 @@ describe("issue 10: diagnostics", function()
       assert.matches("^tide.dump: %d+ live task%(s%), %d+ pending operation%(s%) and timer%(s%)\n", out)
       assert.matches("task tide.task %(waiting%) at [^\n]*" .. SPEC .. l_stuck ..
         " awaiting tide.promise %(pending%)", out)
-      assert.matches("http tide.promise %(pending%) started at [^\n]*" .. SPEC .. l_req, out)
+      assert.matches("http tide.promise %(pending%) GET http://[^\n]*/never%?key=[^\n]* started at [^\n]*" ..
+        SPEC .. l_req, out)
       assert.matches("timer tide.timer %(pending%) due in [%d.]+ s started at [^\n]*" .. SPEC .. l_timer, out)
       -- The same, as a list.
       local kinds, stuck_entry = {}, nil
@@ -62,6 +63,64 @@ describe("issue 10: diagnostics", function()
       req:cancel()
       timer:cancel()
     end)
+  end)
+
+  it("an HTTP transfer's entry has its method and URL, without credentials or signatures", function()
+    run(function()
+      local key = helper.key("dump")
+      local url = flt.url:gsub("^http://", "http://user:s3cret@") .. "/never?key=" .. key ..
+        "&X-Amz-Signature=sig0123&X-Amz-Credential=AKIDX%2F20260101&x-amz-security-token=tok456" ..
+        "&X%2DAmz-Signature=sig789&plain=1"
+      local req = http.post(url, { body = "x" })
+      local entry
+      for _, h in ipairs(tide.handles()) do if h.promise == req then entry = h end end
+      assert.equal("http", entry.kind)
+      assert.equal("POST", entry.method)
+      assert.equal(flt.url .. "/never?key=" .. key .. "&X-Amz-Signature=REDACTED" ..
+        "&X-Amz-Credential=REDACTED&x-amz-security-token=REDACTED&X%2dAmz-Signature=REDACTED&plain=1",
+        entry.url)
+      local out = dumped()
+      assert.matches("http tide.promise (pending) POST " .. entry.url, out, 1, true)
+      for _, secret in ipairs { "user", "s3cret", "sig0123", "AKIDX", "tok456", "sig789" } do
+        assert.is_nil(out:find(secret, 1, true), secret)
+      end
+      req:cancel()
+    end)
+  end)
+
+  it("a file operation's entry has its call and path (a descriptor's too)", function()
+    local dir = helper.tmpdir()
+    local fifo = dir .. "/fifo"
+    assert.is_true(os.execute(("mkfifo %q"):format(fifo)))
+    run(function()
+      local st = tide.fs.stat(dir)
+      local mv = tide.fs.rename(dir .. "/a", dir .. "/b")
+      local calls = {}
+      for _, h in ipairs(tide.handles()) do
+        if h.kind == "fs" then calls[h.call] = h end
+      end
+      assert.equal(dir, calls.stat.path)
+      assert.equal(dir .. "/a", calls.rename.path)
+      assert.equal(dir .. "/b", calls.rename.to)
+      tide.pawait(st)
+      tide.pawait(mv)
+      -- A read that waits in libuv's pool for the FIFO's writer.
+      local f <close> = tide.fs.open(fifo, "r+"):await()
+      local rd = f:read(10)
+      local entry
+      for _ = 1, 100 do
+        for _, h in ipairs(tide.handles()) do if h.kind == "fs" and h.call == "read" then entry = h end end
+        if entry then break end
+        tide.sleep(0.01):await()
+      end
+      assert.equal(fifo, entry.path)
+      assert.matches("fs tide.promise (pending) read " .. fifo, dumped(), 1, true)
+      local w = assert(io.open(fifo, "w"))
+      w:write("x")
+      w:close()
+      assert.equal("x", rd:await())
+    end)
+    os.execute(("rm -rf %q"):format(dir))
   end)
 
   it("tide.dump writes to stderr by default and refuses what is not a file", function()
