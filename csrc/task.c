@@ -261,6 +261,7 @@ void tide_spawn(lua_State *L, tide_ctx *ctx, int fn, int nargs) {
   *(tide_task **)lua_getextraspace(co) = task;
   lua_setiuservalue(L, t, TIDE_TASK_UV_CO);
   task->run = TIDE_TASK_RUNNING;
+  task->seq = ++ctx->tasks_spawned;
   ctx->n_live_tasks++;
   tide_op_start(L, ctx, t, &task->base.op, &task_class);
   lua_pushcfunction(L, task_main);

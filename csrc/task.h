@@ -21,6 +21,8 @@ struct tide_task {
   uint8_t delivering;     /* a cancellation (in UV_TARGET) is queued for it */
   uint8_t cancelled;      /* a cancellation was delivered to it */
   uint8_t hijacked;       /* its coroutine was resumed by someone else */
+  uint64_t seq;           /* spawned as the seq-th task: tide.tasks() sorts
+                             by it (anchor slots are reused: not by age) */
 };
 
 /* The task whose coroutine is co (set in the thread's extra space). */

@@ -48,30 +48,46 @@ int tide_task_traceback(lua_State *L) {
   return 1;
 }
 
-static int cmp_ref(const void *a, const void *b) {
-  lua_Integer x = *(const lua_Integer *)a, y = *(const lua_Integer *)b;
-  return (x > y) - (x < y);
+/* An anchor slot, and the key it is sorted by. */
+typedef struct {
+  uint64_t key;
+  lua_Integer ref;
+} info_slot;
+
+static int info_cmp(const void *a, const void *b) {
+  const info_slot *x = a, *y = b;
+  return (x->key > y->key) - (x->key < y->key);
 }
 
-/* Pushes a userdata array of the n integer keys of the table at t, sorted
- * (here, not with whatever the global table.sort is), and returns it. */
-static lua_Integer *sorted_refs(lua_State *L, int t, lua_Integer n) {
-  lua_Integer *refs = lua_newuserdatauv(L, sizeof *refs * (size_t)(n ? n : 1), 0);
+/* Pushes a userdata array of the n entries of the table at t (anchor slot
+ * -> task or operation), sorted (here, not with whatever the global
+ * table.sort is), and returns it: tasks by their sequence number, oldest
+ * first (slots are reused, so a slot says nothing of age), operations by
+ * slot. */
+static info_slot *sorted_slots(lua_State *L, int t, lua_Integer n) {
+  info_slot *slots = lua_newuserdatauv(L, sizeof *slots * (size_t)(n ? n : 1), 0);
   lua_Integer i = 0;
   lua_pushnil(L);
   while (lua_next(L, t)) { /* the table is private: it holds exactly n keys */
+    tide_promise *p = lua_touserdata(L, -1);
+    if (i < n) {
+      slots[i].ref = lua_tointeger(L, -2);
+      slots[i].key =
+          p->kind == TIDE_K_TASK ? ((tide_task *)p)->seq : (uint64_t)slots[i].ref;
+      i++;
+    }
     lua_pop(L, 1);
-    if (i < n) refs[i++] = lua_tointeger(L, -1);
   }
-  qsort(refs, (size_t)i, sizeof *refs, cmp_ref);
-  return refs;
+  qsort(slots, (size_t)i, sizeof *slots, info_cmp);
+  return slots;
 }
 
 /* tide.tasks() -> list of {task=, status=, awaiting=, where=} for every
  * unfinished task, oldest first. */
 int tide_tasks(lua_State *L) {
   tide_ctx *ctx = tide_ctx_up(L);
-  lua_Integer n = 0, *refs;
+  lua_Integer n = 0;
+  info_slot *slots;
   lua_settop(L, 0);
   lua_newtable(L);                                 /* 1: result */
   lua_rawgeti(L, LUA_REGISTRYINDEX, ctx->anchors); /* 2 */
@@ -87,11 +103,11 @@ int tide_tasks(lua_State *L) {
     }
     lua_pop(L, 1);
   }
-  refs = sorted_refs(L, 3, n);
-  lua_replace(L, 2); /* 2: the sorted refs; 3: ref -> task */
+  slots = sorted_slots(L, 3, n);
+  lua_replace(L, 2); /* 2: the sorted slots; 3: ref -> task */
   for (lua_Integer i = 1, out = 0; i <= n; i++) {
     tide_task *task;
-    lua_rawgeti(L, 3, refs[i - 1]); /* 4: task */
+    lua_rawgeti(L, 3, slots[i - 1].ref); /* 4: task */
     task = lua_touserdata(L, 4);
     /* A finalizer run by an allocation above may have ended it. */
     if (task->run == TIDE_TASK_DONE) {
@@ -149,11 +165,12 @@ static void push_task_entry(lua_State *L, tide_ctx *ctx, int t) {
 /* tide.handles() -> a list of every live task (as tide.tasks, plus
  * kind="task" and spawned=), every pending operation {kind=<its class:
  * "sleep", "fs", "http", "operation", ...>, promise=, started=, owner=, and
- * what its class adds}, then what the modules add (callback timers), oldest
- * first within each kind of thing. */
+ * what its class adds}, then what the modules add (callback timers). Tasks
+ * come oldest first; operations in the order of their anchor slots. */
 int tide_handles(lua_State *L) {
   tide_ctx *ctx = tide_ctx_up(L);
-  lua_Integer n = 0, *refs;
+  lua_Integer n = 0;
+  info_slot *slots;
   lua_settop(L, 0);
   lua_newtable(L);                                 /* 1: result */
   lua_rawgeti(L, LUA_REGISTRYINDEX, ctx->anchors); /* 2 */
@@ -171,11 +188,11 @@ int tide_handles(lua_State *L) {
     }
     lua_pop(L, 1);
   }
-  refs = sorted_refs(L, 3, n); /* 4 */
+  slots = sorted_slots(L, 3, n); /* 4 */
   for (int pass = 0; pass < 2; pass++) {
     for (lua_Integer i = 0; i < n; i++) {
       tide_promise *p;
-      lua_rawgeti(L, 3, refs[i]); /* 5 */
+      lua_rawgeti(L, 3, slots[i].ref); /* 5 */
       p = lua_touserdata(L, 5);
       /* Building an entry allocates, and a finalizer run by that may have
        * settled what comes later in the list: it is no longer pending. */

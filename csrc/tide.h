@@ -387,8 +387,9 @@ struct tide_ctx {
   const void *promise_mt, *task_mt, *op_mt;   /* metatable identities */
   int promise_mt_ref, task_mt_ref, op_mt_ref; /* the same tables, by registry ref */
   uint32_t n_live_tasks;
-  int gc_stress; /* full collection at every await and callback */
-  int closed;    /* the state is closing: no more Lua */
+  uint64_t tasks_spawned; /* the sequence number of the last task spawned */
+  int gc_stress;          /* full collection at every await and callback */
+  int closed;             /* the state is closing: no more Lua */
 
   /* The modules' own state, opaque here. */
   void *timer;         /* timer.c */

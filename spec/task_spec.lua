@@ -404,6 +404,38 @@ describe("introspection", function()
     assert.equal(0, #tide.tasks())
   end)
 
+  it("tide.tasks lists the oldest first, also when finished tasks' slots are reused", function()
+    local resolves, tasks = {}, {}
+    local function spawn(i)
+      local p
+      p, resolves[i] = tide.deferred()
+      tasks[i] = tide.spawn(function() p:await() end)
+    end
+    for i = 1, 40 do spawn(i) end
+    -- Every other one ends: the next ones get the slots they leave.
+    for i = 1, 40, 2 do
+      resolves[i]()
+      tide.await(tasks[i])
+    end
+    for i = 41, 60 do spawn(i) end
+    local index = {}
+    for i, t in ipairs(tasks) do index[t] = i end
+    local function order(list, kind)
+      local got = {}
+      for _, e in ipairs(list) do
+        if e.kind == kind then got[#got + 1] = index[e.task] end
+      end
+      return got
+    end
+    local want = {}
+    for i = 2, 40, 2 do want[#want + 1] = i end
+    for i = 41, 60 do want[#want + 1] = i end
+    assert.same(want, order(tide.tasks(), "task"))
+    assert.same(want, order(tide.handles(), "task"))
+    for i = 2, 60 do if i > 40 or i % 2 == 0 then resolves[i]() end end
+    for _, t in ipairs(tasks) do tide.await(t) end
+  end)
+
   it("task:traceback shows where a failed task failed", function()
     local function deep() error("deep failure") end
     local t = tide.spawn(function() tide.sleep(0):await(); deep() end)
