@@ -642,7 +642,7 @@ local function file_attempt(start, s, files)
         check_file_object(body, false)
         fd, pos = body._fd, body._pos
       end
-      local st = core.fs_fstat(fd):await()
+      local st = core.fs_fstat(fd, path_of(body)):await()
       if st.type == "directory" then
         error(tide_file.fs_error(path_of(body), "EISDIR", "illegal operation on a directory", "read"), 0)
       elseif st.type ~= "file" then
@@ -657,7 +657,7 @@ local function file_attempt(start, s, files)
       if type(out) == "string" then
         fd = core.fs_open(out, "w"):await()
         out_close = fd_closer(fd)
-        local st = core.fs_fstat(fd):await()
+        local st = core.fs_fstat(fd, out):await()
         offset = (st.type == "file" or st.type == "block") and 0 or -1
       else
         check_file_object(out, true)
