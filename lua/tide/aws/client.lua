@@ -9,6 +9,7 @@ local check = require "tide.check"
 local signal = require "tide.signal"
 local http = require "tide.http"
 local protocols = require "tide.aws.protocols"
+local restxml = require "tide.aws.restxml"
 local errors = require "tide.aws.errors"
 local retry = require "tide.aws.retry"
 local services = require "tide.aws.services"
@@ -108,17 +109,63 @@ end
 -- One attempt
 
 -- Sends the request once, signed for `date` (a Unix time): a promise of
--- the response.
-local function transmit(self, req, url, creds, date, timeout)
-  local ropts = { method = req.method, url = url, body = req.body, timeout = timeout,
+-- the response. `body` is this attempt's body when it is not the string
+-- req.body (a file's chunks, a stream: sent with req.length).
+local function transmit(self, req, url, creds, date, timeout, body)
+  local ropts = { method = req.method, url = url, body = body or req.body, timeout = timeout,
                   connect_timeout = self._connect_timeout, decompress = false }
+  if body then ropts.content_length = req.length end
+  if req.stream then ropts.stream = true end
+  if req.on_progress then ropts.on_progress = req.on_progress end
   -- sign gives a new table: the request's headers and the signature's.
   -- It runs to completion, so the client's two argument tables are reused.
   local sreq, sopts = self._sign_req, self._sign_opts
-  sreq.method, sreq.url, sreq.headers, sreq.body = req.method, url, req.headers, req.body
-  sopts.date = date
+  sreq.method, sreq.url, sreq.headers, sreq.body = req.method, url, req.headers, not body and req.body or nil
+  sopts.date, sopts.unsigned_payload = date, req.unsigned or nil
   ropts.headers = sign.sign(sreq, creds, sopts)
   return self._http:request(ropts)
+end
+
+-- The body of a request whose Body is a file, before any attempt: checks
+-- that it is there (a `usage` error if not) and sets req.length from its
+-- size (less the position, for a tide.file).
+local function prepare_file(req)
+  local fs = require "tide.fs"
+  if req.path then
+    local ok, st = pawait(fs.stat(req.path))
+    if not ok or st.type ~= "file" then
+      local why = ok and "not a regular file" or tostring(st.message or st)
+      error(core.error("usage", ("Body {file = '%s'}: %s"):format(req.path, why),
+        { path = req.path, cause = not ok and st or nil }), 0)
+    end
+    req.length = req.length or st.size
+  else
+    req.start = req.file:seek("cur"):await()
+    req.length = req.length or (req.file:size():await() - req.start)
+  end
+end
+
+-- This attempt's body for a file (opened here; closed by `done`) or a stream.
+local CHUNK = 256 * 1024
+local function attempt_body(req)
+  if req.path then
+    local f = require("tide.fs").open(req.path, "rb"):await()
+    return f:chunks(CHUNK), f
+  elseif req.file then
+    req.file:seek("set", req.start):await()
+    return req.file:chunks(CHUNK), nil
+  end
+  return req.upload, nil
+end
+
+-- The body of a streamed answer that is an error (read whole: it is small).
+local function read_error_body(res)
+  local parts, n = {}, 0
+  for chunk in res:chunks() do
+    n = n + #chunk
+    if n <= 1048576 then parts[#parts + 1] = chunk end
+  end
+  return table.concat(parts)
 end
 
 local function header_request_id(res)
@@ -144,17 +191,27 @@ local function call(self, operation, req, url, opts)
   local attempts, total_delay, cost = 0, 0, nil
   local sig = opts.signal
   local expired_retried = false
+  if req.path or req.file then prepare_file(req) end
   while true do
     attempts = attempts + 1
     local provider = self._provider
     local creds = provider:current() or provider:get():await()
-    local ok, res = pawait(transmit(self, req, url, creds, os.time() + self._skew, timeout))
+    local body, opened
+    if req.length then body, opened = attempt_body(req) end
+    local ok, res = pawait(transmit(self, req, url, creds, os.time() + self._skew, timeout, body))
+    if opened then pawait(opened:close()) end
+    if ok and req.stream and res.status >= 300 then res.body = read_error_body(res) end
     local err, headers, free_retry
     if not ok then
       if is_error(res, "cancelled") or is_error(res, "usage") or (sig and sig.aborted) then error(res, 0) end
       err = errors.network(res, service.id, operation)
     elseif res.status < 300 then
-      local parsed, out, rid = pcall(protocols.parse, service, operation, res)
+      local parsed, out, rid
+      if service.protocol == "rest-xml" then
+        parsed, out = pcall(restxml.parse, operation, res)
+      else
+        parsed, out, rid = pcall(protocols.parse, service, operation, res)
+      end
       if not parsed then
         if is_error(out) then
           out.service, out.operation, out.status = service.id, operation, res.status
@@ -163,11 +220,17 @@ local function call(self, operation, req, url, opts)
         error(out, 0)
       end
       self._quota:release(cost)
+      if req.output then
+        require("tide.pipe")(res:chunks(), req.output):await()
+      elseif req.stream then
+        out.Body = res:chunks()
+      end
       out.metadata = { status = res.status, request_id = rid or header_request_id(res), attempts = attempts,
                        total_retry_delay = total_delay }
       return out
     else
       local code, msg, rid = protocols.parse_error(service, res)
+      if not code and service.protocol == "rest-xml" then code = restxml.status_code(res.status) end
       headers = res.headers
       err = errors.new { code = code, message = msg, status = res.status,
                          request_id = rid or header_request_id(res), service = service.id,
@@ -201,8 +264,16 @@ local function call(self, operation, req, url, opts)
   end
 end
 
+-- A client: made with metatable Client, or a service's own class built on
+-- it (tide.aws.s3's, whose `_base` is Client).
+local function is_client(self)
+  local mt = getmetatable(self)
+  return mt == Client or (type(mt) == "table" and rawget(mt, "_base") == Client)
+end
+M.is_client = is_client
+
 local function check_client(self, fname, level)
-  if getmetatable(self) ~= Client then
+  if not is_client(self) then
     error(("bad argument #1 to '%s' (tide.aws.client expected; call it as client:%s(...))"):format(fname, fname),
       level + 1)
   end
@@ -256,10 +327,24 @@ function M.send(self, operation, params, opts, fname, level)
     error(("bad option 'max_attempts' to '%s' (positive integer expected)"):format(fname), level)
   end
   if opts.timeout ~= nil then check.seconds(opts.timeout, fname == "send" and 3 or 2, fname, level) end
-  local ok, req = pcall(protocols.build, self._service, operation, params)
+  local ok, req, url
+  if self._service.protocol == "rest-xml" then
+    ok, req = pcall(restxml.build, self, operation, params)
+    url = ok and req.url
+  else
+    ok, req = pcall(protocols.build, self._service, operation, params)
+    url = ok and request_url(self, req)
+  end
   if not ok then error(req, level) end
   if rejected then return rejected end
-  local task = spawn(call, self, operation, req, request_url(self, req), opts)
+  -- A stream, or a file the caller positioned, is sent once: no retry.
+  if req.upload or req.file then
+    local o = {}
+    for k, v in pairs(opts) do o[k] = v end
+    o.max_attempts = 1
+    opts = o
+  end
+  local task = spawn(call, self, operation, req, url, opts)
   if sig then signal.link(sig, task) end
   return task
 end
@@ -295,7 +380,7 @@ end
 --- client it was given); later calls raise.
 --- @return nil
 function Client:close()
-  if getmetatable(self) ~= Client then
+  if not is_client(self) then
     error("bad argument #1 to 'close' (tide.aws.client expected; call it as client:close())", 2)
   end
   if self._closed then return end

@@ -5,7 +5,7 @@
 ---     local ok, res = tide.pawait(db:list_tables {})
 ---     if ok then print(table.concat(res.TableNames, "\n")) else print(res) end
 ---
---- Clients: aws.dynamodb, aws.sqs, aws.sns, aws.sts, aws.lambda, aws.kinesis,
+--- Clients: aws.s3, aws.dynamodb, aws.sqs, aws.sns, aws.sts, aws.lambda, aws.kinesis,
 --- aws.secretsmanager, aws.ssm, aws.logs, and aws.client(service, {...})
 --- for any other JSON or query service. Each call returns a promise of the
 --- output table (with `metadata`); failures reject with `aws` errors.
@@ -15,6 +15,7 @@ local services = require "tide.aws.services"
 local paginate = require "tide.aws.paginate"
 local waiters = require "tide.aws.waiters"
 local dynamodb = require "tide.aws.dynamodb"
+local s3 = require "tide.aws.s3"
 
 client.Client.paginate = paginate.paginate
 client.Client.wait_until = waiters.wait_until
@@ -65,6 +66,19 @@ aws.dynamodb = setmetatable({
   marshal = dynamodb.marshal,
   unmarshal = dynamodb.unmarshal,
 }, { __call = function(_, opts) return constructor("dynamodb")(opts) end })
+
+--- `aws.s3{region=, endpoint=, credentials=, profile=, max_attempts=,
+--- timeout=, connect_timeout=, http=, force_path_style=}` -> an S3 client:
+--- the S3 operations, and s3:upload, s3:download, s3:presign
+--- (tide.aws.s3).
+--- @param opts table|nil
+--- @return tide.aws.s3
+function aws.s3(opts)
+  local known = { force_path_style = true }
+  for k in pairs(common) do known[k] = true end
+  if opts ~= nil and type(opts) == "table" then require("tide.check").options(opts, known, "tide.aws.s3", 1, 2) end
+  return s3.wrap(client.new(s3.service, opts, "tide.aws.s3", 2), opts)
+end
 
 for _, name in ipairs { "sqs", "sns", "sts", "lambda", "kinesis", "secretsmanager", "ssm", "logs" } do
   aws[name] = constructor(name)
