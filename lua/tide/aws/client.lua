@@ -131,29 +131,29 @@ end
 -- size (less the position, for a tide.file).
 local function prepare_file(req)
   local fs = require "tide.fs"
-  if req.path then
-    local ok, st = pawait(fs.stat(req.path))
+  if req.body_path then
+    local ok, st = pawait(fs.stat(req.body_path))
     if not ok or st.type ~= "file" then
       local why = ok and "not a regular file" or tostring(st.message or st)
-      error(core.error("usage", ("Body {file = '%s'}: %s"):format(req.path, why),
-        { path = req.path, cause = not ok and st or nil }), 0)
+      error(core.error("usage", ("Body {file = '%s'}: %s"):format(req.body_path, why),
+        { path = req.body_path, cause = not ok and st or nil }), 0)
     end
     req.length = req.length or st.size
   else
-    req.start = req.file:seek("cur"):await()
-    req.length = req.length or (req.file:size():await() - req.start)
+    req.start = req.body_file:seek("cur"):await()
+    req.length = req.length or (req.body_file:size():await() - req.start)
   end
 end
 
 -- This attempt's body for a file (opened here; closed by `done`) or a stream.
 local CHUNK = 256 * 1024
 local function attempt_body(req)
-  if req.path then
-    local f = require("tide.fs").open(req.path, "rb"):await()
+  if req.body_path then
+    local f = require("tide.fs").open(req.body_path, "rb"):await()
     return f:chunks(CHUNK), f
-  elseif req.file then
-    req.file:seek("set", req.start):await()
-    return req.file:chunks(CHUNK), nil
+  elseif req.body_file then
+    req.body_file:seek("set", req.start):await()
+    return req.body_file:chunks(CHUNK), nil
   end
   return req.upload, nil
 end
@@ -191,7 +191,7 @@ local function call(self, operation, req, url, opts)
   local attempts, total_delay, cost = 0, 0, nil
   local sig = opts.signal
   local expired_retried = false
-  if req.path or req.file then prepare_file(req) end
+  if req.body_path or req.body_file then prepare_file(req) end
   while true do
     attempts = attempts + 1
     local provider = self._provider
@@ -221,7 +221,7 @@ local function call(self, operation, req, url, opts)
       end
       self._quota:release(cost)
       if req.output then
-        require("tide.pipe")(res:chunks(), req.output):await()
+        require("tide.pipe").pipe(res:chunks(), req.output):await()
       elseif req.stream then
         out.Body = res:chunks()
       end
@@ -338,7 +338,7 @@ function M.send(self, operation, params, opts, fname, level)
   if not ok then error(req, level) end
   if rejected then return rejected end
   -- A stream, or a file the caller positioned, is sent once: no retry.
-  if req.upload or req.file then
+  if req.upload or req.body_file then
     local o = {}
     for k, v in pairs(opts) do o[k] = v end
     o.max_attempts = 1

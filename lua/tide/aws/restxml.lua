@@ -274,12 +274,12 @@ local function set_body(req, p, op)
   end
   local file = require "tide.file"
   if file.is_file(body) then
-    req.file, req.length = body, length
+    req.body_file, req.length = body, length
   elseif type(body) == "table" and getmetatable(body) == nil and body.file ~= nil then
     if type(body.file) ~= "string" or body.file == "" then
       usage("%s: Body {file = path}: path must be a string", op)
     end
-    req.path, req.length = body.file, length
+    req.body_path, req.length = body.file, length
   elseif is_stream(body) or type(body) == "function" then
     if not length then usage("%s: a stream Body needs ContentLength (S3 takes no chunked upload)", op) end
     req.upload, req.length = body, length

@@ -405,7 +405,7 @@ local function do_download(self, params, output, part_size, concurrency, on_prog
             local out = self:get_object(get):await()
             f.file:seek("set", r[1]):await()
             local last = 0
-            require("tide.pipe")(out.Body, f.file, { on_progress = function(n)
+            require("tide.pipe").pipe(out.Body, f.file, { on_progress = function(n)
               progress(n - last)
               last = n
             end }):await()
