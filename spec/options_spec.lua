@@ -81,6 +81,23 @@ end
 for _, svc in ipairs { "dynamodb", "sqs", "sns", "sts", "lambda", "kinesis", "secretsmanager", "ssm", "logs" } do
   OPTIONS["tide.aws." .. svc] = { function(o) return aws[svc](aws_opts(o)) end, signal = false }
 end
+OPTIONS["tide.aws.s3"] = { function(o) return aws.s3(aws_opts(o)) end, signal = false }
+-- s3:upload and s3:download take their options in the one table, beside
+-- the S3 params (PascalCase).
+local function s3_call(method, params)
+  return function(o)
+    local t = {}
+    for k, v in pairs(params) do t[k] = v end
+    for k, v in pairs(o or {}) do t[k] = v end
+    local s3 = aws.s3(AWS)
+    return s3[method](s3, t)
+  end
+end
+OPTIONS["tide.aws.s3:upload"] = { s3_call("upload", { Bucket = "b-1", Key = "k", Body = "x" }) }
+OPTIONS["tide.aws.s3:download"] = { s3_call("download", { Bucket = "b-1", Key = "k", output = "/nonexistent/x" }) }
+OPTIONS["tide.aws.s3:presign"] = { function(o)
+  return aws.s3(AWS):presign("get_object", { Bucket = "b-1", Key = "k" }, o)
+end, signal = false }
 OPTIONS["tide.aws.client"] = { function(o) return aws.client("dynamodb", aws_opts(o)) end, signal = false }
 OPTIONS["tide.aws.client:send"] = { function(o) return aws.dynamodb(AWS):send("ListTables", {}, o) end }
 -- paginate makes a stream, not a promise: its signal goes to each page's call.

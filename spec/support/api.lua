@@ -77,6 +77,11 @@ function M.functions()
                             credentials = { access_key_id = "k", secret_access_key = "s" }, max_attempts = 1 }
   add_functions(list, seen, "tide.aws.client", ":", getmetatable(db))
   db:close()
+  -- The S3 client's own methods (upload, download, presign).
+  local s3 = aws.s3 { region = "us-east-1", endpoint = "http://127.0.0.1:9",
+                      credentials = { access_key_id = "k", secret_access_key = "s" }, max_attempts = 1 }
+  add_functions(list, seen, "tide.aws.s3", ":", getmetatable(s3))
+  s3:close()
   tide.run()
 
   table.sort(list, function(a, b) return a.name < b.name end)

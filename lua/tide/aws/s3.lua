@@ -127,7 +127,7 @@ local function split(t, known, fname, level)
   for k, v in pairs(t) do
     if type(k) == "string" and k:match("^%l") then opts[k] = v else params[k] = v end
   end
-  local sig, rejected = signal.options(opts, fname, 1, known, level)
+  local sig, rejected = signal.options(opts, fname, 1, known, level + 1)
   return params, opts, sig, rejected
 end
 
