@@ -1,34 +1,47 @@
--- Storing and reading objects on an S3-compatible service with AWS
--- Signature V4 (libcurl signs each request): a PUT, a GET, a listing, all
--- through one client.
+-- S3 objects with tide.aws, as the seeds' JavaScript examples do them: a
+-- put_object with await, one with next/catch, an object piped to a file,
+-- and a listing page by page.
 --
 --   S3_ENDPOINT=http://127.0.0.1:4568 S3_BUCKET=tide-test lua5.4 examples/s3_objects.lua
--- The key and secret come from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY
--- (s3rver, a local S3 stand-in from npm, accepts S3RVER / S3RVER).
+-- Credentials come from the usual chain (AWS_ACCESS_KEY_ID /
+-- AWS_SECRET_ACCESS_KEY, ~/.aws, ...); s3rver, a local S3 stand-in from
+-- npm, accepts S3RVER / S3RVER. Without S3_ENDPOINT this talks to AWS.
 local tide = require "tide"
+local aws = require "tide.aws"
 
-local endpoint = os.getenv("S3_ENDPOINT") or "http://127.0.0.1:4568"
 local bucket = os.getenv("S3_BUCKET") or "tide-test"
-local sigv4 = {
-  region = os.getenv("AWS_REGION") or "us-east-1", service = "s3",
-  key = os.getenv("AWS_ACCESS_KEY_ID") or "S3RVER", secret = os.getenv("AWS_SECRET_ACCESS_KEY") or "S3RVER",
-}
-local s3 <close> = tide.http.client { base_url = endpoint .. "/" .. bucket, timeout = 10 }
+local s3 <close> = aws.s3 { region = os.getenv("AWS_REGION") or "us-east-1", endpoint = os.getenv("S3_ENDPOINT") }
 
-tide.run(function()
-  -- Three objects in parallel.
-  local names = { "reports/2026-01.csv", "reports/2026-02.csv", "readme.txt" }
-  local puts = tide.map(names, function(name)
-    return s3:put(name, { body = "contents of " .. name, aws_sigv4 = sigv4 }):await():raise_for_status().status
-  end):await()
-  print(("stored %d objects: %s"):format(puts.n, table.concat(puts, " ")))
+-- async/await: the call waits in place.
+s3:put_object { Bucket = bucket, Key = "example2.txt",
+                Body = "Uploaded text using the async/await method!" }:await()
+print("await: stored example2.txt")
 
-  local res = s3:get("reports/2026-02.csv", { aws_sigv4 = sigv4 }):await():raise_for_status()
-  print(("read back reports/2026-02.csv: %q"):format(res.body))
+-- Promises: next/catch, then wait for the chain once.
+s3:put_object { Bucket = bucket, Key = "example1.txt", Body = "Uploaded text using the promise-based method!" }
+  :next(function(res) print(("promise: stored example1.txt, ETag %s"):format(res.ETag)) end)
+  :catch(function(err) print("promise: failed: " .. tostring(err)) end)
+  :await()
 
-  local list = s3:get("", { query = { ["list-type"] = "2", prefix = "reports/" }, aws_sigv4 = sigv4 }):await()
-  list:raise_for_status()
-  local keys = {}
-  for key in list.body:gmatch("<Key>([^<]+)</Key>") do keys[#keys + 1] = key end
-  print(("listing of reports/: %s"):format(table.concat(keys, ", ")))
-end)
+-- An object as a stream, piped to a file: never held whole in memory.
+local obj = s3:get_object { Bucket = bucket, Key = "example1.txt", stream = true }:await()
+local path = os.tmpname()
+local bytes = tide.pipe(obj.Body, path):await()
+print(("piped example1.txt to a file: %d bytes, %q"):format(bytes, tide.fs.read(path):await()))
+os.remove(path)
+
+-- A few more objects, then a listing, page after page (2 keys a page).
+tide.all {
+  s3:put_object { Bucket = bucket, Key = "reports/2026-01.csv", Body = "a,b\n1,2\n" },
+  s3:put_object { Bucket = bucket, Key = "reports/2026-02.csv", Body = "a,b\n3,4\n" },
+  s3:put_object { Bucket = bucket, Key = "reports/2026-03.csv", Body = "a,b\n5,6\n" },
+}:await()
+local keys = {}
+for o in s3:paginate("list_objects_v2", { Bucket = bucket, Prefix = "reports/", MaxKeys = 2 }):items("Contents") do
+  keys[#keys + 1] = ("%s (%d bytes)"):format(o.Key, o.Size)
+end
+print("listing of reports/: " .. table.concat(keys, ", "))
+
+-- A missing key is an `aws` error with S3's code.
+local ok, err = tide.pawait(s3:get_object { Bucket = bucket, Key = "no/such/key" })
+print(("missing key: ok=%s, %s (HTTP %d)"):format(ok, err.code, err.status))

@@ -123,9 +123,20 @@ local expected = {
   },
   s3_objects = {
     needs = "s3",
-    "stored 3 objects: 200 200 200",
-    'read back reports/2026%-02.csv: "contents of reports/2026%-02.csv"',
-    "listing of reports/: reports/2026%-01.csv, reports/2026%-02.csv",
+    "await: stored example2.txt",
+    'promise: stored example1.txt, ETag "%x+"',
+    'piped example1.txt to a file: 45 bytes, "Uploaded text using the promise%-based method!"',
+    "listing of reports/: reports/2026%-01.csv %(8 bytes%), reports/2026%-02.csv %(8 bytes%), "
+      .. "reports/2026%-03.csv %(8 bytes%)",
+    "missing key: ok=false, NoSuchKey %(HTTP 404%)",
+  },
+  s3_multipart_upload = {
+    needs = "s3",
+    "upload:   %[#+%] 100%%",
+    'uploaded in 4 parts, ETag "[^"]+", %d+ ms',
+    "download: %[#+%] 100%%",
+    "downloaded 16777216 bytes in %d+ ms",
+    "the copy is identical: true",
   },
   sequential_vs_parallel = {
     "sequential: user ok, orders ok, profile ok in %d+ ms",
@@ -287,7 +298,8 @@ local function server_env(kind)
     if not servers.s3 then
       local s3 = require("spec.support.s3").start()
       servers.s3 = {
-        env = ("S3_ENDPOINT=%s S3_BUCKET=%s AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=%s"):format(
+        env = require("spec.support.aws").ENV .. ("AWS_REGION=us-east-1 S3_ENDPOINT=%s S3_BUCKET=%s "
+          .. "AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=%s"):format(
           shell_quote(s3.s3), s3.bucket, s3.key, s3.secret),
         stop = s3.stop,
       }
