@@ -2,11 +2,14 @@
 -- Each API call answers after about 100 ms, as a remote service would; the
 -- same calls are made one by one, in parallel with tide.all, and through a
 -- concurrency limit with tide.map, then a download shows a progress bar and
--- a call's per-phase timings.
+-- a call's per-phase timings. With S3_ENDPOINT (and S3_BUCKET) set, an S3
+-- round trip follows: put_object, then get_object of the same key.
 --
 --   scripts/demo                      starts the service (scripts/local-api),
 --                                     runs this, stops the service
 --   lua5.4 examples/demo.lua URL      against a service already running
+--                                     (S3_ENDPOINT=http://127.0.0.1:PORT for
+--                                     an S3 emulator such as s3rver)
 local tide = require "tide"
 
 local base = arg[1] or os.getenv("TIDE_DEMO_URL")
@@ -67,5 +70,20 @@ tide.run(function()
   local t = api:get("/api/users/7"):await().timings
   print(("timings of one call: dns %.2f ms, connect %.2f ms, first byte %.1f ms, total %.1f ms"):format(
     t.dns * 1000, t.connect * 1000, t.first_byte * 1000, t.total * 1000))
+
+  -- One S3 round trip through tide.aws (a local emulator: its own keys).
+  local s3_endpoint = os.getenv("S3_ENDPOINT")
+  if s3_endpoint then
+    local aws = require "tide.aws"
+    local s3 <close> = aws.s3 { region = "us-east-1", endpoint = s3_endpoint,
+                                credentials = { access_key_id = "S3RVER", secret_access_key = "S3RVER" } }
+    local bucket = os.getenv("S3_BUCKET") or "tide-demo"
+    t0 = tide.now()
+    s3:put_object { Bucket = bucket, Key = "greeting.txt", Body = "Hello from tide!", ContentType = "text/plain",
+                    Metadata = { from = "demo" } }:await()
+    local obj = s3:get_object { Bucket = bucket, Key = "greeting.txt" }:await()
+    print(("s3: put + get greeting.txt: %q (%s, %d bytes, from=%s)   %4.0f ms"):format(obj.Body, obj.ContentType,
+      obj.ContentLength, obj.Metadata.from, ms(t0)))
+  end
 end)
 api:close()

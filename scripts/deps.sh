@@ -30,7 +30,7 @@ TEST_PACKAGES=(lua-cjson lua-busted lua-check luarocks nginx python3 procps curl
 # of the checkout.
 S3RVER_VERSION=3.7.1
 DYNALITE_VERSION=4.0.0
-need_node_tools() {
+need_s3rver() {
   command -v npm >/dev/null 2>&1 || need_packages nodejs npm
   local dir=.cache/npm
   if [ ! -x "$dir/node_modules/.bin/s3rver" ]; then
@@ -38,6 +38,10 @@ need_node_tools() {
     mkdir -p "$dir"
     npm install --prefix "$dir" "s3rver@$S3RVER_VERSION" --no-audit --no-fund --loglevel=error >&2
   fi
+}
+need_node_tools() {
+  need_s3rver
+  local dir=.cache/npm
   if [ ! -x "$dir/node_modules/.bin/dynalite" ]; then
     echo "installing dynalite@$DYNALITE_VERSION into $dir" >&2
     mkdir -p "$dir"

@@ -14,15 +14,17 @@ local function ms(out, pattern) return tonumber(out:match(pattern)) end
 -- scripts/local-api (its URL in TIDE_DEMO_URL, its Unix socket in
 -- TIDE_DEMO_SOCKET, its directory, with the TLS files, in TIDE_DEMO_DIR),
 -- "socks" is "api" and spec/support/socks5.py (TIDE_DEMO_PROXY), "s3" is s3rver
--- (S3_ENDPOINT, S3_BUCKET and credentials in the environment).
+-- (S3_ENDPOINT, S3_BUCKET and credentials in the environment); "api+s3" is
+-- both.
 local expected = {
   demo = {
-    needs = "api",
+    needs = "api+s3",
     "sequential: Ada, 2 orders, theme dark +%d+ ms",
     "parallel: +Ada, 2 orders, theme dark +%d+ ms",
     "limited: +12 items, 4 at a time +%d+ ms",
     "download: +%[#+%] 4096 KiB in %d+ ms over HTTP/1.1",
     "timings of one call: dns [%d.]+ ms, connect [%d.]+ ms, first byte [%d.]+ ms, total [%d.]+ ms",
+    's3: put %+ get greeting.txt: "Hello from tide!" %(text/plain, 16 bytes, from=demo%) +%d+ ms',
     check = function(out)
       local seq, par = ms(out, "sequential:.- (%d+) ms"), ms(out, "parallel:.- (%d+) ms")
       assert.is_true(seq >= 290, "sequential took " .. seq .. " ms")
@@ -266,6 +268,12 @@ local CLEAN_ENV = require("spec.support.servers").CLEAN_ENV
 local servers = {}
 local function server_env(kind)
   if kind == nil then return "" end
+  if kind:find("+", 1, true) then
+    -- Several servers: "api+s3".
+    local envs = {}
+    for one in kind:gmatch("[^+]+") do envs[#envs + 1] = server_env(one) end
+    return table.concat(envs, " ")
+  end
   if kind == "api" then
     if not servers.api then
       local p = io.popen(CLEAN_ENV .. "scripts/local-api start")
