@@ -106,6 +106,19 @@ void sigv4_sha256_hex(sigv4_ctx *s, const void *data, size_t len, char hex[65]) 
   to_hex(d, 32, hex);
 }
 
+void sigv4_sha256_begin(sigv4_ctx *s) { EVP_DigestInit_ex2(s->mdctx, s->md, NULL); }
+
+void sigv4_sha256_add(sigv4_ctx *s, const void *data, size_t len) {
+  if (len) EVP_DigestUpdate(s->mdctx, data, len);
+}
+
+void sigv4_sha256_end_hex(sigv4_ctx *s, char hex[65]) {
+  uint8_t d[32];
+  unsigned int len = 32;
+  EVP_DigestFinal_ex(s->mdctx, d, &len);
+  to_hex(d, 32, hex);
+}
+
 /* HMAC-SHA256 (RFC 2104) over SHA-256 with a 64-byte block. */
 static void hmac(sigv4_ctx *s, const void *key, size_t key_len, const void *msg,
                  size_t msg_len, uint8_t out[32]) {

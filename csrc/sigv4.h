@@ -42,6 +42,11 @@ void sigv4_free(sigv4_ctx *s);
 
 /* hex (65 bytes, NUL-terminated) = lowercase hex SHA-256 of data. */
 void sigv4_sha256_hex(sigv4_ctx *s, const void *data, size_t len, char hex[65]);
+/* The SHA-256 of data given in pieces: begin, add each piece, end_hex
+ * (which the next begin, or any other hash of s, may follow). */
+void sigv4_sha256_begin(sigv4_ctx *s);
+void sigv4_sha256_add(sigv4_ctx *s, const void *data, size_t len);
+void sigv4_sha256_end_hex(sigv4_ctx *s, char hex[65]);
 
 /* The signing key for (secret, date "YYYYMMDD", region, service), from a
  * small cache. Returns 0, or -1 when out of memory. */

@@ -273,13 +273,33 @@ static int sigv4_sign(lua_State *L) {
   return 1;
 }
 
-/* core.sigv4_sha256(data) -> lowercase hex SHA-256. */
+/* core.sigv4_sha256(data) -> lowercase hex SHA-256 of a string, or of the
+ * strings of a list one after another (a body kept in pieces). */
 static int sigv4_sha256(lua_State *L) {
   size_t n;
-  const char *p = luaL_checklstring(L, 1, &n);
+  const char *p;
   char hex[65];
   sigv4_box *b = take_box(L);
-  sigv4_sha256_hex(b->s, p, n, hex);
+  if (lua_type(L, 1) == LUA_TTABLE) {
+    lua_Integer len = luaL_len(L, 1);
+    /* Every piece is checked first: an error never leaves a digest open. */
+    for (lua_Integer i = 1; i <= len; i++) {
+      if (lua_geti(L, 1, i) != LUA_TSTRING)
+        luaL_error(L, "bad argument #1 to 'sha256' (piece %d is not a string)", (int)i);
+      lua_pop(L, 1);
+    }
+    sigv4_sha256_begin(b->s);
+    for (lua_Integer i = 1; i <= len; i++) {
+      lua_geti(L, 1, i);
+      p = lua_tolstring(L, -1, &n);
+      sigv4_sha256_add(b->s, p, n);
+      lua_pop(L, 1);
+    }
+    sigv4_sha256_end_hex(b->s, hex);
+  } else {
+    p = luaL_checklstring(L, 1, &n);
+    sigv4_sha256_hex(b->s, p, n, hex);
+  }
   lua_pushlstring(L, hex, 64);
   return 1;
 }

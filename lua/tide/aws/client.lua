@@ -145,10 +145,13 @@ local function prepare_file(req)
   end
 end
 
--- This attempt's body for a file (opened here; closed by `done`) or a stream.
+-- This attempt's body for a list of pieces, a file (opened here; closed by
+-- the caller) or a stream.
 local CHUNK = 256 * 1024
 local function attempt_body(req)
-  if req.body_path then
+  if req.pieces then
+    return require("tide.stream").from(req.pieces), nil
+  elseif req.body_path then
     local f = require("tide.fs").open(req.body_path, "rb"):await()
     return f:chunks(CHUNK), f
   elseif req.body_file then

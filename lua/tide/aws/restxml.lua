@@ -280,11 +280,24 @@ local function set_body(req, p, op)
       usage("%s: Body {file = path}: path must be a string", op)
     end
     req.body_path, req.length = body.file, length
+  elseif type(body) == "table" and getmetatable(body) == nil then
+    -- A list of strings, sent one after another: kept in pieces, hashed
+    -- and signed as one body.
+    local total = 0
+    for i, piece in ipairs(body) do
+      if type(piece) ~= "string" then usage("%s: Body list: piece %d is not a string", op, i) end
+      total = total + #piece
+    end
+    if length and length ~= total then usage("%s: ContentLength is %d but Body has %d bytes", op, length, total) end
+    req.pieces, req.length = body, total
+    req.headers["x-amz-content-sha256"] = sign.sha256(body)
+    return
   elseif is_stream(body) or type(body) == "function" then
     if not length then usage("%s: a stream Body needs ContentLength (S3 takes no chunked upload)", op) end
     req.upload, req.length = body, length
   else
-    usage("%s: bad Body (string, tide.file, {file = path} or stream expected, got %s)", op, type(body))
+    usage("%s: bad Body (string, list of strings, tide.file, {file = path} or stream expected, got %s)", op,
+      type(body))
   end
   req.unsigned = true
 end

@@ -164,8 +164,14 @@ end
 
 local UPLOAD_OPTIONS = { part_size = true, concurrency = true, on_progress = true, signal = true }
 
--- A reader of the body's parts, in order: next() -> data (nil at the end).
--- `size` is the body's size when known.
+-- The pieces a part is kept in: reading and holding a part as pieces of
+-- this size (never one string of part_size) keeps allocations small and
+-- reused, which is several times faster than fresh multi-MiB buffers.
+local PIECE = 256 * 1024
+
+-- A reader of the body's parts, in order: reader:next(n) -> a list of
+-- pieces (strings) of n bytes in all (fewer at the end; nil after it), and
+-- its byte count. `size` is the body's size when known.
 local function body_reader(body)
   if type(body) == "string" then
     local pos = 1
@@ -173,9 +179,12 @@ local function body_reader(body)
       size = #body,
       next = function(_, n)
         if pos > #body then return nil end
-        local s = body:sub(pos, pos + n - 1)
-        pos = pos + n
-        return s
+        local last = math.min(#body, pos + n - 1)
+        local pieces = {}
+        for i = pos, last, PIECE do pieces[#pieces + 1] = body:sub(i, math.min(last, i + PIECE - 1)) end
+        local got = last - pos + 1
+        pos = last + 1
+        return pieces, got
       end,
     }
   end
@@ -200,15 +209,15 @@ local function body_reader(body)
     return {
       size = size,
       next = function(_, n)
-        local parts, got = {}, 0
+        local pieces, got = {}, 0
         while got < n do
-          local s = f:read(n - got):await()
+          local s = f:read(math.min(PIECE, n - got)):await()
           if s == nil then break end
-          parts[#parts + 1] = s
+          pieces[#pieces + 1] = s
           got = got + #s
         end
         if got == 0 then return nil end
-        return table.concat(parts)
+        return pieces, got
       end,
       close = function() if owned then pawait(f:close()) end end,
     }
@@ -218,10 +227,9 @@ local function body_reader(body)
   local pending, done = nil, false
   return {
     next = function(_, n)
-      if done and not pending then return nil end
-      local parts, got = {}, 0
+      local pieces, got = {}, 0
       if pending then
-        parts[1], got, pending = pending, #pending, nil
+        pieces[1], got, pending = pending, #pending, nil
       end
       while got < n and not done do
         local chunk = pull()
@@ -229,17 +237,21 @@ local function body_reader(body)
           done = true
         else
           if type(chunk) ~= "string" then error(core.error("usage", "upload: a Body stream must give strings"), 0) end
-          parts[#parts + 1] = chunk
-          got = got + #chunk
+          if chunk ~= "" then
+            pieces[#pieces + 1] = chunk
+            got = got + #chunk
+          end
         end
       end
       if got == 0 then return nil end
-      local s = table.concat(parts)
-      if #s > n then
-        pending = s:sub(n + 1)
-        s = s:sub(1, n)
+      if got > n then
+        -- The last chunk goes past the part: the rest starts the next one.
+        local last = pieces[#pieces]
+        local keep = #last - (got - n)
+        pieces[#pieces], pending = last:sub(1, keep), last:sub(keep + 1)
+        got = n
       end
-      return s
+      return pieces, got
     end,
     close = function() if type(body) == "table" and body.close then pcall(body.close, body) end end,
   }
@@ -257,14 +269,17 @@ local function do_upload(self, params, part_size, concurrency, on_progress)
     if on_progress then on_progress(sent, size) end
   end
   local ok, result = pcall(function()
-    local first = reader:next(part_size)
-    local second = first and #first == part_size and (size == nil or size > part_size) and reader:next(part_size)
+    local first, first_n = reader:next(part_size)
+    local second, second_n
+    if first and first_n == part_size and (size == nil or size > part_size) then
+      second, second_n = reader:next(part_size)
+    end
     if not second then
       -- One PUT: the whole body fits in a part.
       local put = copy(params)
-      put.Body = first or ""
+      put.Body, put.ContentLength = first or "", nil
       local out = self:put_object(put):await()
-      progress(#put.Body)
+      progress(first_n or 0)
       return out
     end
     if size and (size + part_size - 1) // part_size > M.MAX_PARTS then
@@ -274,26 +289,27 @@ local function do_upload(self, params, part_size, concurrency, on_progress)
     local create = copy(params, PUT_ONLY)
     local upload_id = self:create_multipart_upload(create):await().UploadId
     local parts, numbered = {}, 0
-    local queued = { first, second }
+    local queued = { { first, first_n }, { second, second_n } }
     -- One reader: the parts are read (and numbered) one after another.
     local lock = require("tide.semaphore").semaphore(1)
     local function read_part()
-      local data = table.remove(queued, 1)
-      if data == nil then data = reader:next(part_size) end
-      if data == nil then return nil end
+      local q = table.remove(queued, 1)
+      local pieces, n
+      if q then pieces, n = q[1], q[2] else pieces, n = reader:next(part_size) end
+      if pieces == nil then return nil end
       numbered = numbered + 1
-      return { numbered, data }
+      return { numbered, pieces, n }
     end
     local function next_part()
       local part = lock:with(read_part):await()
-      if part then return part[1], part[2] end
+      if part then return part[1], part[2], part[3] end
     end
     local ok2, err = pcall(function()
       require("tide.scope").scope(function(scope)
         for _ = 1, concurrency do
           scope:spawn(function()
             while true do
-              local number, data = next_part()
+              local number, data, n = next_part()
               if not number then return end
               if number > M.MAX_PARTS then
                 error(core.error("usage", ("upload: more than %d parts (give a larger part_size)"):format(
@@ -303,7 +319,7 @@ local function do_upload(self, params, part_size, concurrency, on_progress)
                                              PartNumber = number, Body = data,
                                              ExpectedBucketOwner = params.ExpectedBucketOwner }):await()
               parts[#parts + 1] = { PartNumber = number, ETag = out.ETag }
-              progress(#data)
+              progress(n)
             end
           end)
         end

@@ -36,7 +36,8 @@
 --- `sign.clock_offset` (seconds, default 0) is added to the clock when no
 --- `date` is given: the client sets it from the server's `Date` when an
 --- answer says RequestTimeTooSkewed, then retries.
---- `sign.sha256(data)` is the lowercase hex SHA-256 of a string.
+--- `sign.sha256(data)` is the lowercase hex SHA-256 of a string, or of a
+--- list of strings one after another.
 -- @module tide.aws.sign
 local core = require "tide.core"
 local check = require "tide.check"
