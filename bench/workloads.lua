@@ -60,6 +60,10 @@ local runtimes = {
   aws_sdk = { "test", "-d", ".cache/npm/node_modules/@aws-sdk/client-dynamodb" },
   expat = { "lua5.4", "-e", "require 'lxp'" },
   curl_cli = { "curl", "--version" },
+  -- W9: the S3 emulator bench/run starts (BENCH_S3), Debian's awscli, curl.
+  s3 = { "sh", "-c", 'test -n "$BENCH_S3" && lua5.4 -e "require [[lxp]]"' },
+  awscli = { "sh", "-c", 'test -n "$BENCH_S3" && aws --version' },
+  curl_s3 = { "sh", "-c", 'test -n "$BENCH_S3" && curl --version' },
 }
 
 -- What W4 and W5 say about their server and machine (RESULTS.md).
@@ -418,6 +422,51 @@ local workloads = {
         cmd = http { "node", "--no-warnings", "bench/peers/node/w7_getitem.js" },
         about = "`@aws-sdk/client-dynamodb` (pinned in bench/run), `client.send(new GetItemCommand(...))` from " ..
           "64 async workers, a keep-alive agent with 64 sockets; a quarter of N" },
+    },
+  },
+  {
+    id = "W9",
+    title = "S3: an upload then a download of one {size_mib} MiB object through s3rver, {n} time(s)",
+    n = 1,
+    smoke_n = 1,
+    params = { size = 268435456, size_mib = 256 },
+    smoke_params = { size = 8388608, size_mib = 8 },
+    design = "issue 13: s3:upload/s3:download >= 1.0x `aws s3 cp`'s MiB/s on the same server",
+    figures = {
+      { key = "up_mibps", label = "upload MiB/s", unit = "MiB/s", ref = "awscli", higher = true,
+        about = "SIZE / wall time of the upload (file to object)" },
+      { key = "down_mibps", label = "download MiB/s", unit = "MiB/s", ref = "awscli", higher = true,
+        about = "SIZE / wall time of the download (object to file)" },
+      { key = "up_cpu_s", label = "upload CPU s", unit = "s", ref = "awscli",
+        about = "CPU time of the client (user + system) during the upload" },
+      { key = "down_cpu_s", label = "download CPU s", unit = "s", ref = "awscli",
+        about = "CPU time of the client during the download" },
+    },
+    targets = {
+      { impl = "tide", key = "up_mibps", ref = "awscli", min_ratio = 1.0, text = "upload >= `aws s3 cp`'s MiB/s" },
+      { impl = "tide", key = "down_mibps", ref = "awscli", min_ratio = 1.0,
+        text = "download >= `aws s3 cp`'s MiB/s" },
+    },
+    notes = {
+      "Server: s3rver (npm, pinned in scripts/deps.sh), started by bench/run on a free 127.0.0.1 port with its " ..
+        "filesystem store in bench/out/s3rver (Node, one process; it writes every object and part to disk, and " ..
+        "a multipart completion copies the parts into the object). The source file is random bytes " ..
+        "(bench/out/s3/SIZE.bin).",
+      "`curl -T` / `curl -o` move the object in one stream each way with no payload hash: they give the " ..
+        "server's own limit for one connection, beside which the other two can be read.",
+      "The machine has 2 cores, shared by the client and s3rver; s3rver's CPU is not counted.",
+    },
+    impls = {
+      { name = "tide", label = "tide.aws s3:upload / s3:download", tide = true, needs = "s3",
+        cmd = { "lua5.4", "bench/tide/w9_s3.lua", "{n}", "{size}" },
+        about = "defaults: 8 MiB parts, 4 in flight; parts read in 256 KiB pieces, each part's SHA-256 signed; " ..
+          "ranges written at their offsets" },
+      { name = "awscli", label = "aws s3 cp (awscli)", needs = "awscli",
+        cmd = { "/usr/bin/python3", "bench/peers/python/w9_s3_cli.py", "{n}", "{size}", "awscli" },
+        about = "the command line's defaults: 8 MiB parts, 10 requests at a time; a new process each way" },
+      { name = "curl", label = "curl -T / curl -o (one stream)", needs = "curl_s3",
+        cmd = { "/usr/bin/python3", "bench/peers/python/w9_s3_cli.py", "{n}", "{size}", "curl" },
+        about = "one PUT of the whole file (UNSIGNED-PAYLOAD) and one GET: the server's limit" },
     },
   },
   {

@@ -213,6 +213,19 @@ describe("tide.aws.s3 with s3rver", function()
       assert.is_false(err.retryable)
       err = helper.rejection(s3:get_object({ Bucket = b .. "-none", Key = "k" }))
       assert.equal("NoSuchBucket", err.code)
+      local w = { min_delay = 0.01, max_delay = 0.05, max_wait = 5 }
+      assert.equal("success", s3:wait_until("object_exists", { Bucket = b, Key = keys[2] }, w):await().state)
+      assert.equal("success", s3:wait_until("object_not_exists", { Bucket = b, Key = "missing" }, w):await().state)
+      -- An object that appears while the waiter polls.
+      local waiting = s3:wait_until("object_exists", { Bucket = b, Key = "later" }, w)
+      tide.sleep(0.05):await()
+      s3:put_object({ Bucket = b, Key = "later", Body = "now" }):await()
+      local done = waiting:await()
+      assert.equal("success", done.state)
+      assert.is_true(done.attempts > 1)
+      err = helper.rejection(s3:wait_until("object_exists", { Bucket = b, Key = "never" },
+        { min_delay = 0.01, max_delay = 0.02, max_wait = 0.1 }))
+      assert.is_true(tide.is_error(err, "timeout"))
     end)
   end)
 
