@@ -28,8 +28,6 @@ local function capture(cmd)
   return out, ok
 end
 
-local function hex(s) return (s:gsub(".", function(c) return ("%02x"):format(c:byte()) end)) end
-
 describe("tide.aws.s3 without a server", function()
   helper.setup()
 
@@ -402,9 +400,11 @@ describe("tide.aws.s3 with s3rver", function()
   end)
 
   describe("and botocore", function()
-    local function botocore(args)
-      local out, ok = capture(("%spython3 spec/support/s3_botocore.py %s %s %s %s 2>&1"):format(
-        require("spec.support.servers").CLEAN_ENV, env.s3, env.key, env.secret, args))
+    -- Runs `ops` (see spec/support/s3_botocore.py) in one botocore process.
+    local function botocore(ops, dir)
+      tide.fs.write(dir .. "/ops.json", tide.json.encode(ops)):await()
+      local out, ok = capture(("%spython3 spec/support/s3_botocore.py %s %s %s < %s/ops.json 2>&1"):format(
+        require("spec.support.servers").CLEAN_ENV, env.s3, env.key, env.secret, dir))
       assert(ok, out)
       return tide.json.decode(out:match("[^\n]*\n?$"))
     end
@@ -417,21 +417,28 @@ describe("tide.aws.s3 with s3rver", function()
         local bytes = {}
         for i = 0, 255 do bytes[#bytes + 1] = string.char(i) end
         local data = table.concat(bytes):rep(4097)
-        for _, key in ipairs { "plain", "dir/a b+c%d ü.bin" } do
+        local big = pattern_bytes(10 * MiB + 1)
+        local keys = { "plain", "dir/a b+c%d ü.bin" }
+        local ops = {}
+        for i, key in ipairs(keys) do
           s3:put_object({ Bucket = b, Key = key, Body = data, Metadata = { from = "tide" } }):await()
-          local info = botocore(("get %s %s %s/got"):format(b, hex(key), dir))
-          assert.equal(data, tide.fs.read(dir .. "/got"):await())
-          assert.same({ from = "tide" }, info.Metadata)
-          tide.fs.write(dir .. "/put", data .. key):await()
-          botocore(("put %s %s %s/put from=botocore"):format(b, hex(key .. ".2"), dir))
+          ops[#ops + 1] = { op = "get", bucket = b, key = key, path = ("%s/got%d"):format(dir, i) }
+          tide.fs.write(("%s/put%d"):format(dir, i), data .. key):await()
+          ops[#ops + 1] = { op = "put", bucket = b, key = key .. ".2", path = ("%s/put%d"):format(dir, i),
+                            meta = { from = "botocore" } }
+        end
+        s3:upload({ Bucket = b, Key = "multi part", Body = big, part_size = 5 * MiB }):await()
+        ops[#ops + 1] = { op = "get", bucket = b, key = "multi part", path = dir .. "/big" }
+        local results = botocore(ops, dir)
+        for i, key in ipairs(keys) do
+          assert.equal(data, tide.fs.read(("%s/got%d"):format(dir, i)):await())
+          assert.same({ from = "tide" }, results[2 * i - 1].Metadata)
           local got = s3:get_object({ Bucket = b, Key = key .. ".2" }):await()
           assert.equal(data .. key, got.Body)
           assert.same({ from = "botocore" }, got.Metadata)
+          assert.equal(results[2 * i].ETag, got.ETag)
         end
-        local big = pattern_bytes(20 * MiB + 1)
-        s3:upload({ Bucket = b, Key = "multi part", Body = big, part_size = 5 * MiB }):await()
-        local info = botocore(("get %s %s %s/big"):format(b, hex("multi part"), dir))
-        assert.equal(#big, info.ContentLength)
+        assert.equal(#big, results[#results].ContentLength)
         assert.equal(big, tide.fs.read(dir .. "/big"):await())
       end, 60)
     end)
