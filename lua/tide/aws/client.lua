@@ -111,10 +111,10 @@ end
 -- Sends the request once, signed for `date` (a Unix time): a promise of
 -- the response. `body` is this attempt's body when it is not the string
 -- req.body (a file's chunks, a stream: sent with req.length).
-local function transmit(self, req, url, creds, date, timeout, body)
+local function transmit(self, req, url, creds, date, timeout, body, whole_file)
   local ropts = { method = req.method, url = url, body = body or req.body, timeout = timeout,
                   connect_timeout = self._connect_timeout, decompress = false }
-  if body then ropts.content_length = req.length end
+  if body and not whole_file then ropts.content_length = req.length end
   if req.stream then ropts.stream = true end
   if req.on_progress then ropts.on_progress = req.on_progress end
   -- sign gives a new table: the request's headers and the signature's.
@@ -145,20 +145,34 @@ local function prepare_file(req)
   end
 end
 
--- This attempt's body for a list of pieces, a file (opened here; closed by
--- the caller) or a stream.
+-- This attempt's body for a list of pieces, a file or a stream; and
+-- whether it is a whole file (from its position on) that tide.http reads
+-- in C and sends with its size. A file cut short by ContentLength is read
+-- here as a stream of chunks (opened here for a path; the caller closes it).
 local CHUNK = 256 * 1024
 local function attempt_body(req)
-  if req.pieces then
+  if (req.body_path or req.body_file) and not req.length_given then
+    return req.body_path and { file = req.body_path } or req.body_file, nil, true
+  elseif req.pieces then
     return require("tide.stream").from(req.pieces), nil
-  elseif req.body_path then
-    local f = require("tide.fs").open(req.body_path, "rb"):await()
-    return f:chunks(CHUNK), f
-  elseif req.body_file then
-    req.body_file:seek("set", req.start):await()
-    return req.body_file:chunks(CHUNK), nil
   end
-  return req.upload, nil
+  local f, opened = req.body_file, nil
+  if req.body_path then
+    f = require("tide.fs").open(req.body_path, "rb"):await()
+    opened = f
+  elseif f then
+    f:seek("set", req.start):await()
+  else
+    return req.upload, nil
+  end
+  -- The first req.length bytes from the position.
+  local left = req.length
+  return require("tide.stream").new(function()
+    if left <= 0 then return nil end
+    local s = f:read(math.min(CHUNK, left)):await()
+    if s then left = left - #s end
+    return s
+  end), opened
 end
 
 -- The body of a streamed answer that is an error (read whole: it is small).
@@ -199,9 +213,9 @@ local function call(self, operation, req, url, opts)
     attempts = attempts + 1
     local provider = self._provider
     local creds = provider:current() or provider:get():await()
-    local body, opened
-    if req.length then body, opened = attempt_body(req) end
-    local ok, res = pawait(transmit(self, req, url, creds, os.time() + self._skew, timeout, body))
+    local body, opened, whole_file
+    if req.length then body, opened, whole_file = attempt_body(req) end
+    local ok, res = pawait(transmit(self, req, url, creds, os.time() + self._skew, timeout, body, whole_file))
     if opened then pawait(opened:close()) end
     if ok and req.stream and res.status >= 300 then res.body = read_error_body(res) end
     local err, headers, free_retry
@@ -340,8 +354,8 @@ function M.send(self, operation, params, opts, fname, level)
   end
   if not ok then error(req, level) end
   if rejected then return rejected end
-  -- A stream, or a file the caller positioned, is sent once: no retry.
-  if req.upload or req.body_file then
+  -- A stream, or a part of a file the caller positioned, is sent once.
+  if req.upload or (req.body_file and req.length_given) then
     local o = {}
     for k, v in pairs(opts) do o[k] = v end
     o.max_attempts = 1

@@ -273,6 +273,7 @@ local function set_body(req, p, op)
     return
   end
   local file = require "tide.file"
+  req.length_given = length ~= nil
   if file.is_file(body) then
     req.body_file, req.length = body, length
   elseif type(body) == "table" and getmetatable(body) == nil and body.file ~= nil then
