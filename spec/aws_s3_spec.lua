@@ -28,7 +28,9 @@ local function capture(cmd)
   return out, ok
 end
 
-describe("tide.aws.s3 without a server", function()
+describe("tide.aws.s3 without a server (or on the scripted responder)", function()
+  local faults -- the scripted responder, for one test
+  teardown(function() if faults then faults.stop() end end)
   helper.setup()
 
   local function client(opts)
@@ -79,6 +81,63 @@ describe("tide.aws.s3 without a server", function()
     local ok, err = pcall(sign.sha256, { "a", 1 })
     assert.is_false(ok)
     assert.matches("piece 2 is not a string", err)
+  end)
+
+  it("parses listings into typed fields; EncodingType = url keys decoded", function()
+    local restxml = require "tide.aws.restxml"
+    local body = [[<?xml version="1.0" encoding="UTF-8"?>
+<ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Name>b</Name><Prefix>a%2Fb+c</Prefix>
+<KeyCount>2</KeyCount><MaxKeys>1000</MaxKeys><IsTruncated>true</IsTruncated><EncodingType>url</EncodingType>
+<NextContinuationToken>tok</NextContinuationToken>
+<Contents><Key>a%2Fb+c%25%C3%BC</Key><LastModified>2026-12-02T03:34:05.500Z</LastModified>
+<ETag>&quot;e1&quot;</ETag><Size>12</Size><StorageClass>STANDARD</StorageClass></Contents>
+<Contents><Key>x</Key><LastModified>2026-12-02T03:34:05.000Z</LastModified><ETag>"e2"</ETag><Size>0</Size>
+</Contents><CommonPrefixes><Prefix>p%2F</Prefix></CommonPrefixes></ListBucketResult>]]
+    local out = restxml.parse("ListObjectsV2", { status = 200, body = body, headers = {} })
+    assert.equal("a/b c", out.Prefix)
+    assert.equal(2, out.KeyCount)
+    assert.is_true(out.IsTruncated)
+    assert.equal("tok", out.NextContinuationToken)
+    assert.equal("a/b c%ü", out.Contents[1].Key)
+    assert.equal(1796182445.5, out.Contents[1].LastModified)
+    assert.equal(1796182445, out.Contents[2].LastModified)
+    assert.equal("integer", math.type(out.Contents[2].LastModified))
+    assert.equal('"e1"', out.Contents[1].ETag)
+    assert.equal(12, out.Contents[1].Size)
+    assert.equal("p/", out.CommonPrefixes[1].Prefix)
+    local empty = restxml.parse("ListObjectsV2", { status = 200, headers = {},
+      body = "<ListBucketResult><Name>b</Name><KeyCount>0</KeyCount></ListBucketResult>" })
+    assert.same({}, { table.unpack(empty.Contents) })
+    assert.equal("[]", tide.json.encode(empty.Contents))
+    -- A 200 with an <Error> body (a failed copy) is an aws error.
+    local ok, err = pcall(restxml.parse, "CopyObject", { status = 200, headers = {},
+      body = "<Error><Code>InternalError</Code><Message>try again</Message></Error>" })
+    assert.is_false(ok)
+    assert.equal("InternalError", err.code)
+    assert.is_true(err.retryable)
+  end)
+
+  it("a 200 answer with an <Error> is an aws error, retried when it may be", function()
+    faults = awsenv.faults()
+    local function s3_at(path, attempts)
+      return aws.s3 { region = "us-east-1", endpoint = faults.url .. path, credentials = CREDS,
+                      max_attempts = attempts }
+    end
+    local key = helper.key("e200"):gsub("[^%w]", "")
+    local s3 <close> = s3_at("/s3-error-200/" .. key .. "/1", 3)
+    local once <close> = s3_at("/s3-error-200/" .. key .. "x/5", 1)
+    helper.run(function()
+      local out = s3:copy_object({ Bucket = "b-1", Key = "k", CopySource = "b-1/src" }):await()
+      assert.equal('"abc"', out.CopyObjectResult.ETag)
+      assert.equal(2, out.metadata.attempts)
+      local err = helper.rejection(once:copy_object({ Bucket = "b-1", Key = "k", CopySource = "b-1/src" }))
+      assert.is_true(tide.is_error(err, "aws"))
+      assert.equal("InternalError", err.code)
+      assert.equal(200, err.status)
+      assert.equal("rid-1", err.request_id)
+      assert.is_true(err.retryable)
+      assert.equal("aws: S3 CopyObject: InternalError: We encountered an internal error. (HTTP 200)", tostring(err))
+    end)
   end)
 
   it("bad input is a usage error before any request", function()

@@ -28,6 +28,10 @@ JSON (the json protocol's error shape) unless the scenario says otherwise:
   /slow/<key>/<ms>          200 after ms milliseconds
   /echo/<key>               200 with JSON of the request (method, path,
                             query, headers, body)
+  /s3-error-200/<key>/<n>/...
+                            S3's late failure: 200 with an XML <Error>
+                            (InternalError) for the first n hits, then 200
+                            with a <CopyObjectResult>
 """
 import calendar
 import json
@@ -113,6 +117,14 @@ class Handler(BaseHTTPRequestHandler):
             return self.answer(200, {"method": self.command, "path": path, "query": query,
                                      "headers": {k.lower(): v for k, v in self.headers.items()},
                                      "body": body.decode("latin-1")})
+        if scenario == "s3-error-200":
+            if n <= int(parts[2]):
+                xml = ("<Error><Code>InternalError</Code><Message>We encountered an internal error.</Message>"
+                       "<RequestId>rid-%d</RequestId></Error>" % n)
+            else:
+                xml = ("<CopyObjectResult><LastModified>2026-01-02T03:04:05.000Z</LastModified>"
+                       "<ETag>&quot;abc&quot;</ETag></CopyObjectResult>")
+            return self.answer(200, xml.encode(), [("Content-Type", "application/xml")])
         return self.answer(404, {"__type": "UnknownScenario"})
 
     do_GET = do_POST = do_PUT = do_DELETE = handle_any

@@ -229,22 +229,29 @@ local function call(self, operation, req, url, opts)
       else
         parsed, out, rid = pcall(protocols.parse, service, operation, res)
       end
-      if not parsed then
+      if parsed then
+        self._quota:release(cost)
+        if req.output then
+          require("tide.pipe").pipe(res:chunks(), req.output):await()
+        elseif req.stream then
+          out.Body = res:chunks()
+        end
+        out.metadata = { status = res.status, request_id = rid or header_request_id(res), attempts = attempts,
+                         total_retry_delay = total_delay }
+        return out
+      elseif is_error(out, "aws") and out.error_in_body then
+        -- S3 answered 200 with an <Error> (a copy or a completion that
+        -- failed late): an error like any other, retried if it may be.
+        err = errors.new { code = out.code, message = out.error_in_body, status = res.status,
+                           request_id = out.request_id or header_request_id(res), service = service.id,
+                           operation = operation, retryable = out.retryable }
+      else
         if is_error(out) then
           out.service, out.operation, out.status = service.id, operation, res.status
           out.request_id = header_request_id(res)
         end
         error(out, 0)
       end
-      self._quota:release(cost)
-      if req.output then
-        require("tide.pipe").pipe(res:chunks(), req.output):await()
-      elseif req.stream then
-        out.Body = res:chunks()
-      end
-      out.metadata = { status = res.status, request_id = rid or header_request_id(res), attempts = attempts,
-                       total_retry_delay = total_delay }
-      return out
     else
       local code, msg, rid = protocols.parse_error(service, res)
       if not code and service.protocol == "rest-xml" then code = restxml.status_code(res.status) end

@@ -658,7 +658,7 @@ local function error_in_body(root, res)
     elseif c.name == "RequestId" then rid = c.text end
   end
   local errors = require "tide.aws.errors"
-  error(errors.new { code = code, message = msg, status = res.status, request_id = rid,
+  error(errors.new { code = code, message = msg, status = res.status, request_id = rid, error_in_body = msg or "",
                      retryable = code == "InternalError" or code == "SlowDown" or nil }, 0)
 end
 
@@ -679,6 +679,7 @@ function M.parse(operation, res)
       if out[name] == nil then out[name] = array({}) end
     end
     if operation == "CopyObject" then out = { CopyObjectResult = out } end
+    if out.EncodingType == "url" then M.url_decode_listing(out) end
   else
     out = {}
   end
@@ -702,6 +703,23 @@ function M.parse(operation, res)
     if operation == "GetObject" then out.Body = res.body end
   end
   return out
+end
+
+local function unescape(v)
+  if type(v) ~= "string" then return v end
+  return (v:gsub("%+", " "):gsub("%%(%x%x)", function(h) return string.char(tonumber(h, 16)) end))
+end
+
+--- Decodes the keys and prefixes of a listing asked for with
+--- `EncodingType = "url"` (as the SDKs do): S3 sends them form-encoded.
+--- @param out table
+function M.url_decode_listing(out)
+  for _, k in ipairs { "Prefix", "Delimiter", "StartAfter", "KeyMarker", "NextKeyMarker" } do
+    out[k] = unescape(out[k])
+  end
+  for _, o in ipairs(out.Contents or {}) do o.Key = unescape(o.Key) end
+  for _, o in ipairs(out.Uploads or {}) do o.Key = unescape(o.Key) end
+  for _, o in ipairs(out.CommonPrefixes or {}) do o.Prefix = unescape(o.Prefix) end
 end
 
 -- Codes for answers without a body (HEAD), by status, as the SDKs name them.
