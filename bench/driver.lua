@@ -4,7 +4,10 @@
 --- that a noisy stretch of the machine does not land on one runtime. Then
 --- hands the samples to bench/report.lua. Started by bench/run from the
 --- repository root, with the build and the packages in place:
----   lua5.4 bench/driver.lua [--smoke] [--reps N] [W1 W2 ...]
+---   lua5.4 bench/driver.lua [--smoke] [--reps N] [--impls a,b] [W1 W2 ...]
+--- --impls runs only the named implementations (as in workloads.lua, e.g.
+--- `--impls c-poll,tide-stream W5`): a quick comparison while working on
+--- one figure, written to bench/out/ only.
 --- Exits 1 if a tide benchmark failed or gave a wrong count.
 package.path = "./bench/?.lua;" .. package.path
 local registry = require "workloads"
@@ -13,12 +16,12 @@ local machine = require "machine"
 local sections = require "sections"
 
 local function usage(msg)
-  io.stderr:write("bench/run: ", msg, "\nusage: bench/run [--smoke] [--reps N] [WORKLOAD ...]\n")
+  io.stderr:write("bench/run: ", msg, "\nusage: bench/run [--smoke] [--reps N] [--impls a,b] [WORKLOAD ...]\n")
   os.exit(2)
 end
 
 -- Command line.
-local opts = { smoke = false, reps = nil, only = {} }
+local opts = { smoke = false, reps = nil, only = {}, impls = nil }
 do
   local i = 1
   while i <= #arg do
@@ -28,6 +31,11 @@ do
     elseif a == "--reps" then
       i = i + 1
       opts.reps = math.tointeger(tonumber(arg[i] or "")) or usage("--reps takes a number")
+    elseif a == "--impls" then
+      i = i + 1
+      opts.impls = {}
+      for name in (arg[i] or ""):gmatch("[^,%s]+") do opts.impls[name] = false end
+      if next(opts.impls) == nil then usage("--impls takes a list of names, a,b") end
     elseif a:sub(1, 1) == "-" then
       usage("unknown option " .. a)
     else
@@ -52,6 +60,29 @@ else
     if not found then usage("unknown workload " .. id) end
     selected[#selected + 1] = found
   end
+end
+
+-- Only the implementations asked for (each must exist in some workload).
+if opts.impls then
+  local kept = {}
+  for i, w in ipairs(selected) do
+    local impls = {}
+    for _, impl in ipairs(w.impls) do
+      if opts.impls[impl.name] ~= nil then
+        impls[#impls + 1] = impl
+        opts.impls[impl.name] = true
+      end
+    end
+    local copy = { impls = impls }
+    for k, v in pairs(w) do
+      if k ~= "impls" then copy[k] = v end
+    end
+    kept[i] = copy
+  end
+  for name, found in pairs(opts.impls) do
+    if not found then usage("no implementation " .. name .. " in the workloads asked for") end
+  end
+  selected = kept
 end
 
 local function shell_quote(s)
@@ -196,6 +227,8 @@ io.write(report.table(ctx))
 local path = "bench/RESULTS.md"
 if opts.smoke then
   path = "bench/out/RESULTS-smoke.md"
+elseif opts.impls then
+  path = "bench/out/RESULTS-impls.md"
 elseif #opts.only > 0 then
   path = "bench/out/RESULTS-" .. table.concat(opts.only, "-") .. ".md"
 end
@@ -204,7 +237,7 @@ report.write_markdown(path, ctx)
 io.stderr:write("wrote ", path, "\n")
 -- A run of some workloads also goes into bench/RESULTS.md, as its own
 -- section (until a full run replaces them all).
-if not opts.smoke and #opts.only > 0 then
+if not opts.smoke and not opts.impls and #opts.only > 0 then
   local f = assert(io.open(path))
   local text = f:read("a")
   f:close()
