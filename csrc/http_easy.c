@@ -53,6 +53,12 @@ static size_t easy_header_cb(char *p, size_t size, size_t n, void *ud) {
   return len;
 }
 
+/* The pause bits q wants now: receiving stops for back-pressure, sending
+ * while the upload feeder has nothing queued. */
+static int easy_pause_mask(const http_req *q) {
+  return (q->paused ? CURLPAUSE_RECV : 0) | (q->upload_paused ? CURLPAUSE_SEND : 0);
+}
+
 static size_t easy_write_cb(char *p, size_t size, size_t n, void *ud) {
   http_req *q = ud;
   size_t len = size * n;
@@ -72,21 +78,27 @@ static size_t easy_write_cb(char *p, size_t size, size_t n, void *ud) {
      * that one read decompresses to, which the limit does not bound (a
      * compression bomb piles up there before it reaches the limit). */
     int limited = q->max_body && q->max_body <= HTTP_UNPAUSED_MAX;
-    if (q->chunks.bytes >= q->high_water && !q->resuming && !limited) {
-      /* Back-pressure: curl keeps this data and asks again when resumed.
-       * Not while it hands that data over: it would copy what is left of
-       * it again at every pause, and a body that decompresses to tens of
-       * MiB per read would freeze the loop in those copies. What curl
-       * held is taken whole instead (curl caps it). */
-      q->paused = 1;
-      return CURL_WRITEFUNC_PAUSE;
-    }
     if (tide_chunks_push(&q->chunks, p, len, q->alloc, q->alloc_ud) != 0) {
       q->oom = 1;
       return 0;
     }
+    q->received += len;
     http_multi_post(q, HTTP_EV_DATA);
-  } else if (tide_buf_append(&q->body, p, len, q->alloc, q->alloc_ud) != 0) {
+    if (q->chunks.bytes >= q->high_water && !q->paused && !q->resuming && !limited) {
+      /* Back-pressure: these bytes are taken, and curl reads no more until
+       * resumed. Pausing here rather than returning CURL_WRITEFUNC_PAUSE
+       * spares a copy: curl would keep this buffer in one of its own, and
+       * hand it back on resume. (What one read decompresses to beyond this
+       * call is still kept by curl, which caps it.) Not while curl hands
+       * over what it held: it would copy what is left of it again at every
+       * pause, and a body that decompresses to tens of MiB per read would
+       * freeze the loop in those copies; that is taken whole instead. */
+      q->paused = 1;
+      if (curl_easy_pause(q->easy, easy_pause_mask(q)) != CURLE_OK) q->paused = 0;
+    }
+    return len;
+  }
+  if (tide_buf_append(&q->body, p, len, q->alloc, q->alloc_ud) != 0) {
     q->oom = 1;
     return 0;
   }
@@ -180,14 +192,15 @@ CURLcode http_easy_setup_progress(http_req *q) {
 /* ---------------------------------------------------------------------------
  * Reading and feeding */
 
-/* Resumes a transfer paused by back-pressure or for upload data. curl may
+/* Resumes a transfer paused by back-pressure or for upload data (the
+ * direction whose flag the caller cleared; the other stays as it is). curl may
  * fail here (what it held back while paused no longer fits: a compression
  * bomb): the transfer then ends with that failure, as if curl had reported
  * it, or it would wait forever. Not from inside a curl callback. */
 static CURLcode easy_resume(http_req *q) {
   CURLcode rc;
   q->resuming = 1;
-  rc = curl_easy_pause(q->easy, CURLPAUSE_CONT);
+  rc = curl_easy_pause(q->easy, easy_pause_mask(q));
   q->resuming = 0;
   if (rc != CURLE_OK && q->state == HTTP_REQ_ACTIVE) {
     q->result = rc;

@@ -22,11 +22,25 @@
  * socket (http_multi_closesocket_cb), not just until curl stops watching
  * it: curl 7.88 drops an idle keep-alive connection from the watch list
  * after every transfer and adds it back for the next, and re-creating the
- * poll handle each time cost ~7 system calls per request. */
+ * poll handle each time cost ~7 system calls per request.
+ *
+ * Nor is a connection curl stops watching because back-pressure paused its
+ * transfer taken out of epoll at once: it is usually resumed in the same
+ * loop turn, and
+ * libuv's stop and start cost three epoll_ctl calls per pause, one of them
+ * failing (uv_poll_start first removes the descriptor again, which stop
+ * already took out). An event that comes meanwhile is dropped: the loop
+ * iteration that paused the transfer ends with it (the driver then runs,
+ * and resumes the transfer if its reader kept up). Only a second one stops
+ * the handle, so that a paused socket cannot keep the loop spinning. Nor
+ * does the handle keep the loop alive while curl does not want it. */
 struct http_sock {
   uv_poll_t poll;
   http_pool *pool;
   curl_socket_t fd;
+  int want;     /* UV_READABLE/UV_WRITABLE: what curl wants to hear of */
+  int watching; /* what the poll handle is started with (0: stopped) */
+  int idle;     /* events that came while curl wanted none */
   tide_alloc_fn alloc;
   void *alloc_ud;
 };
@@ -109,17 +123,47 @@ static void multi_sock_close_cb(uv_handle_t *h) {
   s->alloc(s->alloc_ud, s, sizeof *s, 0);
 }
 
+/* Starts or stops s's poll handle for what curl wants (nothing when it
+ * already watches that). */
+static void multi_sock_watch(http_sock *s, int events);
+
 static void multi_poll_cb(uv_poll_t *h, int status, int events) {
   http_sock *s = (http_sock *)h;
   http_pool *p = s->pool;
   int running, flags = 0;
+  if (!s->want) {
+    /* curl stopped watching it (see http_sock). */
+    if (s->idle++) multi_sock_watch(s, 0);
+    return;
+  }
   /* On an error (POLLERR/POLLHUP) let curl read and write the socket: it
    * then finds the real cause (a reset, ...) and reports that. */
   if (status < 0) flags = CURL_CSELECT_IN | CURL_CSELECT_OUT;
-  if (events & UV_READABLE) flags |= CURL_CSELECT_IN;
-  if (events & UV_WRITABLE) flags |= CURL_CSELECT_OUT;
+  if (events & s->want & UV_READABLE) flags |= CURL_CSELECT_IN;
+  if (events & s->want & UV_WRITABLE) flags |= CURL_CSELECT_OUT;
+  if (!flags) {
+    /* Only what curl no longer wants (writable, say): watch less. */
+    multi_sock_watch(s, s->want);
+    return;
+  }
   curl_multi_socket_action(p->multi, s->fd, flags, &running);
   multi_check_done(p);
+}
+
+static void multi_sock_watch(http_sock *s, int events) {
+  s->want = events;
+  s->idle = 0;
+  if (events && events == s->watching) {
+    uv_ref((uv_handle_t *)&s->poll);
+    return;
+  }
+  if (!events) {
+    uv_poll_stop(&s->poll);
+  } else {
+    uv_poll_start(&s->poll, events, multi_poll_cb);
+    uv_ref((uv_handle_t *)&s->poll);
+  }
+  s->watching = events;
 }
 
 /* The pool's sockets by descriptor (socks[fd]), kept across curl's
@@ -153,10 +197,21 @@ static int multi_socket_cb(CURL *e, curl_socket_t fd, int what, void *userp,
                            void *sockp) {
   http_pool *p = userp;
   http_sock *s = sockp ? sockp : multi_sock_of(p, fd);
-  (void)e;
   if (what == CURL_POLL_REMOVE) {
-    /* Stop watching, keep the handle: curl may add the socket back. */
-    if (s) uv_poll_stop(&s->poll);
+    /* Stop watching (lazily, see http_sock), keep the handle: curl may
+     * add the socket back. */
+    http_req *q = NULL;
+    if (!s) return 0;
+    /* Only a transfer's own connection when back-pressure paused it: a
+     * socket curl closes without http_multi_closesocket_cb (its resolver's)
+     * must leave epoll now, as its descriptor may come back as another. */
+    curl_easy_getinfo(e, CURLINFO_PRIVATE, (char **)&q);
+    if (q && q->paused) {
+      s->want = 0;
+      uv_unref((uv_handle_t *)&s->poll);
+    } else {
+      multi_sock_watch(s, 0);
+    }
     return 0;
   }
   if (!s) {
@@ -168,6 +223,7 @@ static int multi_socket_cb(CURL *e, curl_socket_t fd, int what, void *userp,
     }
     s->pool = p;
     s->fd = fd;
+    s->want = s->watching = s->idle = 0;
     s->alloc = p->alloc;
     s->alloc_ud = p->alloc_ud;
     if (multi_sock_put(p, fd, s) != 0) {
@@ -175,11 +231,9 @@ static int multi_socket_cb(CURL *e, curl_socket_t fd, int what, void *userp,
       return -1;
     }
   }
-  curl_multi_assign(p->multi, fd, s);
-  uv_poll_start(&s->poll,
-                ((what & CURL_POLL_IN) ? UV_READABLE : 0) |
-                    ((what & CURL_POLL_OUT) ? UV_WRITABLE : 0),
-                multi_poll_cb);
+  if (!sockp) curl_multi_assign(p->multi, fd, s);
+  multi_sock_watch(s, ((what & CURL_POLL_IN) ? UV_READABLE : 0) |
+                          ((what & CURL_POLL_OUT) ? UV_WRITABLE : 0));
   return 0;
 }
 
