@@ -38,8 +38,15 @@ void tide_buf_free(tide_buf *b, tide_alloc_fn alloc, void *ud) {
 
 int tide_chunks_push(tide_chunks *q, const char *p, size_t n, tide_alloc_fn alloc,
                      void *ud) {
-  tide_chunk *c = alloc(ud, NULL, 0, sizeof *c + n);
-  if (!c) return -1;
+  tide_chunk *c = q->spare;
+  if (c && c->cap >= n) {
+    q->spare = c->next;
+    q->nspare--;
+  } else {
+    c = alloc(ud, NULL, 0, sizeof *c + n);
+    if (!c) return -1;
+    c->cap = n;
+  }
   c->next = NULL;
   c->len = n;
   memcpy(c->data, p, n);
@@ -62,11 +69,26 @@ tide_chunk *tide_chunks_shift(tide_chunks *q) {
 }
 
 void tide_chunk_free(tide_chunk *c, tide_alloc_fn alloc, void *ud) {
-  alloc(ud, c, sizeof *c + c->len, 0);
+  alloc(ud, c, sizeof *c + c->cap, 0);
+}
+
+void tide_chunks_recycle(tide_chunks *q, tide_chunk *c, tide_alloc_fn alloc, void *ud) {
+  if (q->nspare >= TIDE_CHUNKS_SPARE) {
+    tide_chunk_free(c, alloc, ud);
+    return;
+  }
+  c->next = q->spare;
+  q->spare = c;
+  q->nspare++;
 }
 
 void tide_chunks_clear(tide_chunks *q, tide_alloc_fn alloc, void *ud) {
   tide_chunk *c;
   while ((c = tide_chunks_shift(q)) != NULL)
     tide_chunk_free(c, alloc, ud);
+  while ((c = q->spare) != NULL) {
+    q->spare = c->next;
+    tide_chunk_free(c, alloc, ud);
+  }
+  q->nspare = 0;
 }

@@ -337,7 +337,7 @@ int http_request_satisfy_read(lua_State *L, tide_ctx *ctx, int w, http_req *q) {
   tide_chunk *c = http_easy_shift(q);
   if (c) {
     lua_pushlstring(L, c->data, c->len);
-    tide_chunk_free(c, q->alloc, q->alloc_ud);
+    tide_chunks_recycle(&q->chunks, c, q->alloc, q->alloc_ud);
     tide_op_done(L, ctx, &op->base.op);
     tide_settle(L, ctx, w, TIDE_FULFILLED, -1);
     lua_pop(L, 1);
