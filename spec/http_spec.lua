@@ -756,6 +756,26 @@ describe("tide.http", function()
       end, 60)
     end)
 
+    it("a transfer paused by back-pressure leaves the loop idle, and resumes when read", function()
+      run(function()
+        local size_mb = 32
+        local k = key("pausedidle")
+        local res = http.get(flt.url .. ("/big?mb=%d&key=%s"):format(size_mb, k), { stream = true }):await()
+        local chunks = res:chunks()
+        local total = #chunks:pull()
+        -- Nobody reads: the transfer fills its queue and pauses; its socket
+        -- must not keep waking the loop meanwhile.
+        tide.sleep(0.2):await()
+        local cpu0 = os.clock()
+        tide.sleep(0.5):await()
+        local spent = os.clock() - cpu0
+        assert.is_true(spent < 0.1, ("the process spent %.2f s of CPU in 0.5 s of waiting"):format(spent))
+        assert.is_true(conn_state(k).sent < size_mb * MiB, "the server was not held back")
+        for chunk in chunks do total = total + #chunk end
+        assert.equal(size_mb * MiB, total)
+      end, 30)
+    end)
+
     it("closing a response mid-body stops the transfer", function()
       run(function()
         local k = key("close")
