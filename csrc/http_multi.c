@@ -26,14 +26,14 @@
  *
  * Nor is a connection curl stops watching because back-pressure paused its
  * transfer taken out of epoll at once: it is usually resumed in the same
- * loop turn, and
- * libuv's stop and start cost three epoll_ctl calls per pause, one of them
- * failing (uv_poll_start first removes the descriptor again, which stop
- * already took out). An event that comes meanwhile is dropped: the loop
- * iteration that paused the transfer ends with it (the driver then runs,
- * and resumes the transfer if its reader kept up). Only a second one stops
- * the handle, so that a paused socket cannot keep the loop spinning. Nor
- * does the handle keep the loop alive while curl does not want it. */
+ * loop turn, and libuv's stop and start cost three epoll_ctl calls per
+ * pause, one of them failing (uv_poll_start first removes the descriptor
+ * again, which stop already took out). An event that comes meanwhile is
+ * dropped: the loop iteration that paused the transfer ends with it (the
+ * driver then runs, and resumes the transfer if its reader kept up). Only
+ * a second one stops the handle, so that a paused socket cannot keep the
+ * loop spinning. Nor does the handle keep the loop alive while curl does
+ * not want it. */
 struct http_sock {
   uv_poll_t poll;
   http_pool *pool;
@@ -141,11 +141,7 @@ static void multi_poll_cb(uv_poll_t *h, int status, int events) {
   if (status < 0) flags = CURL_CSELECT_IN | CURL_CSELECT_OUT;
   if (events & s->want & UV_READABLE) flags |= CURL_CSELECT_IN;
   if (events & s->want & UV_WRITABLE) flags |= CURL_CSELECT_OUT;
-  if (!flags) {
-    /* Only what curl no longer wants (writable, say): watch less. */
-    multi_sock_watch(s, s->want);
-    return;
-  }
+  if (!flags) return; /* nothing curl asked for */
   curl_multi_socket_action(p->multi, s->fd, flags, &running);
   multi_check_done(p);
 }
