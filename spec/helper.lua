@@ -169,6 +169,9 @@ end
 local baseline_fds
 
 --- Registers the per-test checks in the enclosing describe block.
+-- How long the leak check lets a test's leftovers run before it cancels them.
+local LEFTOVER_WAIT = 5 * helper.SLOW
+
 function helper.setup()
   local busted = require "busted"
   busted.before_each(function()
@@ -178,10 +181,26 @@ function helper.setup()
   busted.after_each(function()
     -- Let what the test left behind settle, then nothing may remain. The
     -- default HTTP client's pooled connections are not a leak: close them.
+    -- What a failed test left running (a request to a silent server, a
+    -- long timer) is listed and cancelled after a while, or the run of the
+    -- whole file would hang here.
+    local msg = {}
+    local guard = tide.set_timeout(function()
+      local f = io.tmpfile()
+      tide.dump(f)
+      f:seek("set")
+      msg[#msg + 1] = ("still running %g s after the test:\n%s"):format(LEFTOVER_WAIT, f:read("a"))
+      f:close()
+      for _, h in ipairs(tide.handles()) do
+        local what = h.task or h.promise or h.timer
+        if what then pcall(what.cancel, what) end
+      end
+    end, LEFTOVER_WAIT)
+    guard:unref()
     tide.run()
+    guard:cancel()
     tide.http.close()
     local s = core.stats()
-    local msg = {}
     if s.tasks ~= 0 then msg[#msg + 1] = ("%d live task(s):\n%s"):format(s.tasks, describe_tasks()) end
     if s.timers ~= 0 then msg[#msg + 1] = ("%d pending timer(s)"):format(s.timers) end
     if s.immediates ~= 0 then msg[#msg + 1] = ("%d pending immediate(s)"):format(s.immediates) end
