@@ -436,11 +436,14 @@ static int name_cmp(sigv4_str a, sigv4_str b) {
 }
 
 static int put_lower(sigv4_ctx *s, tide_buf *b, sigv4_str p) {
+  char *d;
+  if (tide_buf_reserve(b, b->len + p.n, s->alloc, s->ud)) return -1;
+  d = b->data + b->len;
   for (size_t i = 0; i < p.n; i++) {
     char c = p.p[i];
-    if (c >= 'A' && c <= 'Z') c = (char)(c + 32);
-    if (put(s, b, &c, 1)) return -1;
+    d[i] = c >= 'A' && c <= 'Z' ? (char)(c + 32) : c;
   }
+  b->len += p.n;
   return 0;
 }
 

@@ -21,7 +21,7 @@ local tide_file = require "tide.file"
 
 local type, error, pairs, ipairs, tostring, setmetatable, getmetatable =
   type, error, pairs, ipairs, tostring, setmetatable, getmetatable
-local concat, sort, escape = table.concat, table.sort, core.http_escape
+local concat, sort, escape, find = table.concat, table.sort, core.http_escape, string.find
 local check_url_c = core.http_check_url
 
 local json = require "tide.json"
@@ -279,16 +279,26 @@ local function encode_pairs(t, what)
   return concat(parts, "&")
 end
 
+-- Header names found good, so that the common ones are matched once (at
+-- most 256 of them: names can come from anywhere).
+local good_names, n_good_names = {}, 0
+
 local function check_header(name, value)
-  if type(name) ~= "string" or not name:match("^[!#$%%&'*+%-.^_`|~%w]+$") then
-    usage("bad header name %q", tostring(name))
+  if not good_names[name] then
+    if type(name) ~= "string" or not name:match("^[!#$%%&'*+%-.^_`|~%w]+$") then
+      usage("bad header name %q", tostring(name))
+    end
+    if n_good_names < 256 then
+      good_names[name], n_good_names = true, n_good_names + 1
+    end
   end
   local tv = type(value)
   if tv ~= "string" and tv ~= "number" then
     usage("bad value for header '%s' (string expected, got %s)", name, tv)
   end
   value = tostring(value)
-  if value:find("[\r\n%z]") then
+  -- (plain searches: a pattern's class costs ~20x as much on a long value)
+  if find(value, "\r", 1, true) or find(value, "\n", 1, true) or find(value, "\0", 1, true) then
     usage("refusing header '%s': its value contains CR, LF or NUL (header injection)", name)
   end
   return name .. ": " .. value

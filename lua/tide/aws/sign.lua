@@ -137,6 +137,24 @@ function M.sign(request, credentials, opts)
   return (sign(request, credentials, opts, false))
 end
 
+-- The clients' signer: the headers of a request whose arguments the client
+-- made itself (`method`, `url`, `headers` checked, a string or nil
+-- `body`, an integer `date`), so only the credentials are checked here.
+-- `headers` must not name x-amz-content-sha256 (not for service "s3").
+function M.client_headers(method, url, headers, body, credentials, region, service, date)
+  local akid, secret, token = credentials.access_key_id, credentials.secret_access_key,
+    credentials.session_token
+  if type(akid) ~= "string" or type(secret) ~= "string" then
+    error(core.error("usage", FNAME .. ": credentials need access_key_id and secret_access_key (strings)"), 2)
+  end
+  if token ~= nil and type(token) ~= "string" then
+    error(core.error("usage", FNAME .. ": credentials.session_token must be a string"), 2)
+  end
+  if token == "" then token = nil end
+  local payload = (body == nil or body == "") and EMPTY_SHA256 or sha256(body)
+  return csign(method, url, headers, payload, date, region, service, akid, secret, token, false, nil, false)
+end
+
 --- The canonical request that M.sign signs, for debugging a signature a
 --- server refuses (same arguments as M.sign).
 --- @param request table
