@@ -97,8 +97,16 @@ static int sigv4_sign(lua_State *L) {
     usage(L, "region and service must be 1 to 64 bytes");
   b = take_box(L);
   sigv4_amz_date(t, amz);
-  scope_n = (size_t)snprintf(scope, sizeof scope, "%.8s/%.*s/%.*s/aws4_request", amz,
-                             (int)region.n, region.p, (int)service.n, service.p);
+  /* date/region/service/aws4_request (each part at most 64 bytes: fits) */
+  memcpy(scope, amz, 8);
+  scope[8] = '/';
+  memcpy(scope + 9, region.p, region.n);
+  scope_n = 9 + region.n;
+  scope[scope_n++] = '/';
+  memcpy(scope + scope_n, service.p, service.n);
+  scope_n += service.n;
+  memcpy(scope + scope_n, "/aws4_request", 13);
+  scope_n += 13;
 
   /* Phase 1, Lua allocations: the output table, holding every string that
    * phase 2 points to. */
