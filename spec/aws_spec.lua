@@ -82,6 +82,45 @@ describe("tide.aws with dynalite", function()
     end, 20)
   end)
 
+  it("B and BS values are Lua strings of bytes in params and outputs, base64 on the wire", function()
+    local db <close> = client()
+    local name = helper.key("binary"):gsub("[^%w]", "-")
+    local bytes = "\0\1\2\255 binary\n" .. ("\200"):rep(40)
+    helper.run_slow(function()
+      make_table(db, name)
+      local params = { TableName = name, Item = { id = { N = "1" }, data = { B = bytes },
+                                                  set = { BS = { "a\0", "\255" } } } }
+      db:put_item(params):await()
+      assert.equal(bytes, params.Item.data.B) -- the caller's params are left as they were
+      db:put_item({ TableName = name, Item = aws.dynamodb.marshal { id = 2, data = aws.dynamodb.binary("x\0y") } })
+        :await()
+      local got = db:get_item({ TableName = name, Key = { id = { N = "1" } } }):await()
+      assert.equal(bytes, got.Item.data.B)
+      local set = { table.unpack(got.Item.set.BS) }
+      table.sort(set)
+      assert.same({ "\255", "a\0" }, { set[2], set[1] })
+      local back = aws.dynamodb.unmarshal(got.Item)
+      assert.equal(bytes, back.data)
+      got = db:get_item({ TableName = name, Key = aws.dynamodb.marshal { id = 2 } }):await()
+      assert.equal("x\0y", aws.dynamodb.unmarshal(got.Item).data)
+      -- A key of type B: the key condition's value is encoded too.
+      local bname = name .. "-b"
+      db:create_table({ TableName = bname, BillingMode = "PAY_PER_REQUEST",
+                        KeySchema = { { AttributeName = "k", KeyType = "HASH" } },
+                        AttributeDefinitions = { { AttributeName = "k", AttributeType = "B" } } }):await()
+      db:wait_until("table_exists", { TableName = bname }, { min_delay = 0.02, max_delay = 0.1, max_wait = 10 })
+        :await()
+      db:put_item({ TableName = bname, Item = { k = { B = "\0key" }, v = { S = "found" } } }):await()
+      local q = db:query({ TableName = bname, KeyConditionExpression = "k = :k",
+                           ExpressionAttributeValues = { [":k"] = { B = "\0key" } } }):await()
+      assert.equal(1, q.Count)
+      assert.equal("\0key", q.Items[1].k.B)
+      assert.equal("found", q.Items[1].v.S)
+      db:delete_table({ TableName = bname }):await()
+      db:delete_table({ TableName = name }):await()
+    end, 30)
+  end)
+
   it("three calls in tide.all run together", function()
     local db <close> = client()
     helper.run(function()
@@ -220,6 +259,17 @@ describe("tide.aws.dynamodb marshal", function()
     assert.same({ N = "-9223372036854775808" }, aws.dynamodb.marshal { v = math.mininteger }.v)
     assert.equal(math.mininteger, aws.dynamodb.unmarshal({ v = { N = "-9223372036854775808" } }).v)
     assert.same({ 1, 2 }, { table.unpack(aws.dynamodb.unmarshal({ v = { NS = { "1", "2" } } }).v) })
+  end)
+
+  it("marshal makes B of aws.dynamodb.binary; unmarshal gives B and BS as strings", function()
+    local b = aws.dynamodb.binary("\0\1")
+    assert.matches("tide.aws.dynamodb.binary (2 bytes)", tostring(b), 1, true)
+    assert.same({ B = "\0\1" }, aws.dynamodb.marshal({ v = b }).v)
+    assert.same({ L = { { B = "x" } } }, aws.dynamodb.marshal({ v = { aws.dynamodb.binary("x") } }).v)
+    assert.equal("\0\1", aws.dynamodb.unmarshal({ v = { B = "\0\1" } }).v)
+    assert.same({ "a", "b" }, { table.unpack(aws.dynamodb.unmarshal({ v = { BS = { "a", "b" } } }).v) })
+    assert.matches("bad argument #1 to 'binary' (string expected, got number)",
+      helper.raised(aws.dynamodb.binary, 1), 1, true)
   end)
 
   it("refuses what DynamoDB cannot store", function()

@@ -135,7 +135,7 @@ for name in ([[
   tide.stream:pull tide.stream:read tide.stream:take tide.task:await tide.task:cancel tide.task:catch
   tide.task:finally tide.task:next tide.task:peek tide.task:state tide.task:traceback tide.tasks
   tide.timeout_signal tide.timer:cancel tide.timer:ref tide.timer:unref
-  tide.aws.client:close tide.aws.dynamodb.marshal tide.aws.dynamodb.unmarshal
+  tide.aws.client:close tide.aws.dynamodb.marshal tide.aws.dynamodb.unmarshal tide.aws.dynamodb.binary
   tide.handles tide.dump tide.operation:await tide.operation:cancel tide.operation:catch
   tide.operation:finally tide.operation:next tide.operation:peek tide.operation:state
 ]]):gmatch("%S+") do NO_OPTIONS[name] = true end

@@ -33,6 +33,7 @@ return function(fz)
     if r <= 7 then return { value(depth + 1), value(depth + 1) } end
     if r == 8 then return { a = value(depth + 1), [choose { "b", 1, true }] = value(depth + 1) } end
     if r == 9 then return tide.json.null end
+    if r == 10 and chance(0.3) then return aws.dynamodb.binary(choose { "", "x\0y", "\255" }) end
     return choose { math.maxinteger, math.mininteger, 0.1, 1e300, 0 / 0, "", "x\0y" }
   end
 
@@ -44,7 +45,12 @@ return function(fz)
 
   op("aws.dynamodb.unmarshal", 1, function()
     call("aws.dynamodb.unmarshal", aws.dynamodb.unmarshal,
-      choose { { a = { S = "x" } }, { a = { N = "x" } }, { a = {} }, { a = 1 }, value() })
+      choose { { a = { S = "x" } }, { a = { N = "x" } }, { a = {} }, { a = 1 }, { a = { B = "\0" } },
+               { a = { BS = { "x", "\0" } } }, value() })
+  end)
+
+  op("aws.dynamodb.binary", 1, function()
+    call("aws.dynamodb.binary", aws.dynamodb.binary, choose { "", "x\0y", 1, nil, value() })
   end)
 
   local OPERATIONS = { "list_tables", "get_item", "describe_table", "invoke", "list_functions", "get_caller_identity",

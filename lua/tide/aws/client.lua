@@ -445,7 +445,7 @@ function M.service(name, opts, level)
     id = known and known.id or name, protocol = protocol, json_version = json_version, version = opts.version,
     target_prefix = opts.target_prefix, signing_name = opts.signing_name or name,
     endpoint_prefix = opts.endpoint_prefix or name, paginators = known and known.paginators or {},
-    lists = known and known.lists, flattened = known and known.flattened,
+    lists = known and known.lists, flattened = known and known.flattened, binary = known and known.binary,
   }
 end
 

@@ -9,16 +9,40 @@
 --- other numbers are floats. `tide.json.null` stands for NULL. A list (a
 --- sequence, or a table marked with tide.json.array) becomes `L`, any other
 --- table `M`. Sets (SS, NS, BS) unmarshal to lists.
+---
+--- Binary values (`B`, `BS`) are Lua strings of their bytes wherever a
+--- caller sees them: in params (`Key = {data = {B = "\0\1"}}`), in outputs
+--- and from `unmarshal`; they travel base64-encoded, as the JS SDK sends
+--- its Uint8Arrays. `aws.dynamodb.binary(s)` marks a string for `marshal`
+--- as `B` (a plain string is `S`).
 -- @module tide.aws.dynamodb
 local core = require "tide.core"
 local json = require "tide.json"
+local base64 = require "tide.aws.base64"
 
-local type, pairs, ipairs, tostring, math_type, getmetatable = type, pairs, ipairs, tostring, math.type, getmetatable
+local type, pairs, ipairs, tostring, math_type, getmetatable, setmetatable, next =
+  type, pairs, ipairs, tostring, math.type, getmetatable, setmetatable, next
 local null, array = json.null, json.array
 
 local M = {}
 
 local array_mt = getmetatable(array({}))
+
+--- @class tide.aws.dynamodb.binary
+--- @field bytes string
+local Binary = { __name = "tide.aws.dynamodb.binary" }
+Binary.__index = Binary
+function Binary.__tostring(b) return ("tide.aws.dynamodb.binary (%d bytes)"):format(#b.bytes) end
+
+--- Marks the bytes `s` as a binary value: `marshal` makes it `{B = s}`.
+--- @param s string
+--- @return tide.aws.dynamodb.binary
+function M.binary(s)
+  if type(s) ~= "string" then
+    error(("bad argument #1 to 'binary' (string expected, got %s)"):format(type(s)), 2)
+  end
+  return setmetatable({ bytes = s }, Binary)
+end
 
 local function usage(path, fmt, ...)
   error(core.error("usage", ("marshal: %s: " .. fmt):format(path, ...)), 0)
@@ -54,6 +78,7 @@ value = function(v, path, depth)
     return { N = float_text(v, path) }
   end
   if v == null then return { NULL = true } end
+  if t == "table" and getmetatable(v) == Binary then return { B = v.bytes } end
   if t == "table" then
     if depth > 32 then usage(path, "nested deeper than 32 levels (DynamoDB's limit)") end
     if is_list(v) then
@@ -151,6 +176,71 @@ function M.unmarshal(item)
     out[k] = v
   end
   return out
+end
+
+-- ---------------------------------------------------------------------------
+-- On the wire: B and BS as base64. Attribute values are the only DynamoDB
+-- shapes with members named B and BS, and they have one member each, so a
+-- table whose only key is B (a string) or BS (a list of strings) is one.
+
+local function only_key(t, k)
+  return next(t) == k and next(t, k) == nil
+end
+
+-- `v` with every binary attribute value inside it mapped by `f` (a copy of
+-- each table on the way to one; `v` itself when there is none).
+local function map_binary(v, f, depth)
+  if type(v) ~= "table" or depth > 64 then return v end
+  local b = v.B
+  if type(b) == "string" and only_key(v, "B") then return { B = f(b) } end
+  local bs = v.BS
+  if type(bs) == "table" and only_key(v, "BS") then
+    local out = array({})
+    for i, x in ipairs(bs) do
+      if type(x) ~= "string" then return v end
+      out[i] = f(x)
+    end
+    return { BS = out }
+  end
+  local copy
+  for k, x in pairs(v) do
+    local y = map_binary(x, f, depth + 1)
+    if y ~= x then
+      if not copy then
+        copy = setmetatable({}, getmetatable(v))
+        for k2, x2 in pairs(v) do copy[k2] = x2 end
+      end
+      copy[k] = y
+    end
+  end
+  return copy or v
+end
+
+local function decode64(s)
+  local bytes, why = base64.decode(s)
+  if not bytes then
+    error(core.error("aws", "a binary value in the answer is not base64: " .. why,
+      { code = "SerializationException" }), 0)
+  end
+  return bytes
+end
+
+--- The params of a call with their binary values base64-encoded (the
+--- given table unchanged).
+--- @param params table
+--- @return table
+function M.encode_binary(params)
+  return map_binary(params, base64.encode, 0)
+end
+
+--- A decoded answer with its binary values decoded from base64, when its
+--- JSON text `body` has any.
+--- @param out table
+--- @param body string
+--- @return table
+function M.decode_binary(out, body)
+  if not (body:find('"B"', 1, true) or body:find('"BS"', 1, true)) then return out end
+  return map_binary(out, decode64, 0)
 end
 
 return M

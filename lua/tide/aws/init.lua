@@ -64,6 +64,7 @@ end
 --- @type fun(opts: table|nil): tide.aws.client
 aws.dynamodb = setmetatable({
   marshal = dynamodb.marshal,
+  binary = dynamodb.binary,
   unmarshal = dynamodb.unmarshal,
 }, { __call = function(_, opts) return constructor("dynamodb")(opts) end })
 

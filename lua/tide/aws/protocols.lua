@@ -12,6 +12,7 @@
 local core = require "tide.core"
 local json = require "tide.json"
 local xml = require "tide.aws.xml"
+local binary = require "tide.aws.dynamodb" -- B and BS values, base64 on the wire
 
 local type, pairs, ipairs, tostring, concat, sort = type, pairs, ipairs, tostring, table.concat, table.sort
 local math_type = math.type
@@ -169,6 +170,7 @@ end
 function M.build(service, operation, params)
   local proto = service.protocol
   if proto == "json" then
+    if service.binary then params = binary.encode_binary(params) end
     local body = next(params) == nil and "{}" or json.encode(params, "params", 4)
     -- The headers depend on the operation only: made once (never changed
     -- after: the signer copies them).
@@ -220,7 +222,11 @@ end
 --- @return string|nil request_id
 function M.parse(service, operation, res)
   local proto = service.protocol
-  if proto == "json" then return decode_json(res.body) end
+  if proto == "json" then
+    local out = decode_json(res.body)
+    if service.binary then out = binary.decode_binary(out, res.body) end
+    return out
+  end
   if proto == "rest-json" then
     local out = rest_outputs[operation]
     if out then return out(res) end

@@ -20,6 +20,8 @@ end
 M.dynamodb = {
   id = "DynamoDB", protocol = "json", json_version = "1.0", target_prefix = "DynamoDB_20120810",
   signing_name = "dynamodb", endpoint_prefix = "dynamodb",
+  -- B and BS attribute values: Lua strings of bytes, base64 on the wire.
+  binary = true,
   paginators = {
     ListTables = pages("ExclusiveStartTableName", "LastEvaluatedTableName", "TableNames"),
     Scan = pages("ExclusiveStartKey", "LastEvaluatedKey", "Items"),
