@@ -82,22 +82,41 @@ describe("tide.aws with moto (signatures checked)", function()
     end)
   end)
 
-  it("SQS: create a queue, send and receive (query protocol, flattened lists)", function()
+  it("SQS: create a queue, send and receive, attributes and message attributes (query protocol, the model's names)",
+    function()
     local sqs <close> = client(aws.sqs)
     helper.run(function()
       local name = helper.key("q"):gsub("[^%w]", "-")
       local url = sqs:create_queue({ QueueName = name }):await().QueueUrl
       assert.equal("/123456789012/" .. name, url:match("/%d+/[^/]*$"))
-      local sent = sqs:send_message({ QueueUrl = url, MessageBody = "hello, world: 1 + 1 = 2 & more" }):await()
+      local sent = sqs:send_message({ QueueUrl = url, MessageBody = "hello, world: 1 + 1 = 2 & more",
+                                      MessageAttributes = {
+                                        color = { DataType = "String", StringValue = "blue" },
+                                        raw = { DataType = "Binary", BinaryValue = "\0\1\255" },
+                                      } }):await()
       assert.is_string(sent.MessageId)
-      local got = sqs:receive_message({ QueueUrl = url, MaxNumberOfMessages = 5 }):await()
-      assert.equal(1, #got.Message)
-      assert.equal("hello, world: 1 + 1 = 2 & more", got.Message[1].Body)
-      sqs:delete_message({ QueueUrl = url, ReceiptHandle = got.Message[1].ReceiptHandle }):await()
-      local urls = sqs:list_queues({}):await().QueueUrl
+      assert.is_string(sent.MD5OfMessageAttributes)
+      local got = sqs:receive_message({ QueueUrl = url, MaxNumberOfMessages = 5, MessageAttributeNames = { "All" },
+                                        AttributeNames = { "All" } }):await()
+      assert.equal(1, #got.Messages)
+      local msg = got.Messages[1]
+      assert.equal("hello, world: 1 + 1 = 2 & more", msg.Body)
+      assert.same({ DataType = "String", StringValue = "blue" }, msg.MessageAttributes.color)
+      assert.equal("\0\1\255", msg.MessageAttributes.raw.BinaryValue)
+      assert.is_string(msg.Attributes.SentTimestamp)
+      sqs:delete_message({ QueueUrl = url, ReceiptHandle = msg.ReceiptHandle }):await()
+      -- Attributes: a flattened map both ways (Attribute.N.Name / Value).
+      sqs:set_queue_attributes({ QueueUrl = url, Attributes = { VisibilityTimeout = "45", DelaySeconds = "2" } })
+        :await()
+      local attrs = sqs:get_queue_attributes({ QueueUrl = url,
+                                               AttributeNames = { "VisibilityTimeout", "DelaySeconds" } })
+        :await().Attributes
+      assert.equal("45", attrs.VisibilityTimeout)
+      assert.equal("2", attrs.DelaySeconds)
+      local urls = sqs:list_queues({}):await().QueueUrls
       assert.is_true(#urls >= 1)
       local empty = sqs:receive_message({ QueueUrl = url }):await()
-      assert.is_nil(empty.Message)
+      assert.is_nil(empty.Messages)
       local err = helper.rejection(sqs:get_queue_url({ QueueName = "no-such-queue" }))
       assert.is_true(tide.is_error(err, "aws"))
       assert.equal(400, err.status)

@@ -250,8 +250,28 @@ describe("tide.aws protocols on the wire", function()
       .. "&TopicArn=arn%3Ax&Value=a+b%2Bc",
       protocols.query_body(services.sns, "SetTopicAttributes",
         { TopicArn = "arn:x", Value = "a b+c", Tags = { { Key = "k" }, { Key = "j" } } }))
-    assert.equal("Action=DeleteMessageBatch&Version=2012-11-05&Entry.1.Id=a",
-      protocols.query_body(services.sqs, "DeleteMessageBatch", { Entry = { { Id = "a" } } }))
+    -- The API reference's member names, the wire's names from the model
+    -- (flattened lists under their member's name, flattened maps).
+    assert.equal("Action=DeleteMessageBatch&Version=2012-11-05&DeleteMessageBatchRequestEntry.1.Id=a",
+      protocols.query_body(services.sqs, "DeleteMessageBatch", { Entries = { { Id = "a" } } }))
+    assert.equal("Action=SetQueueAttributes&Version=2012-11-05&Attribute.1.Name=DelaySeconds"
+      .. "&Attribute.1.Value=5&Attribute.2.Name=VisibilityTimeout&Attribute.2.Value=30&QueueUrl=u",
+      protocols.query_body(services.sqs, "SetQueueAttributes",
+        { QueueUrl = "u", Attributes = { VisibilityTimeout = "30", DelaySeconds = "5" } }))
+    assert.equal("Action=GetQueueAttributes&Version=2012-11-05&AttributeName.1=All&QueueUrl=u",
+      protocols.query_body(services.sqs, "GetQueueAttributes", { QueueUrl = "u", AttributeNames = { "All" } }))
+    assert.equal("Action=SendMessage&Version=2012-11-05&MessageAttribute.1.Name=bin"
+      .. "&MessageAttribute.1.Value.BinaryValue=AP8%3D&MessageAttribute.1.Value.DataType=Binary"
+      .. "&MessageAttribute.1.Value.StringValue=x&MessageBody=m&QueueUrl=u",
+      protocols.query_body(services.sqs, "SendMessage", { QueueUrl = "u", MessageBody = "m",
+        MessageAttributes = { bin = { DataType = "Binary", BinaryValue = "\0\255", StringValue = "x" } } }))
+    assert.equal("Action=SetTopicAttributes&Version=2010-03-31&AttributeName=Policy&AttributeValue=p&TopicArn=t",
+      protocols.query_body(services.sns, "SetTopicAttributes",
+        { TopicArn = "t", AttributeName = "Policy", AttributeValue = "p" }))
+    assert.equal("Action=CreateTopic&Version=2010-03-31&Attributes.entry.1.key=DisplayName"
+      .. "&Attributes.entry.1.value=d&Name=n&Tags.member.1.Key=k&Tags.member.1.Value=v",
+      protocols.query_body(services.sns, "CreateTopic",
+        { Name = "n", Attributes = { DisplayName = "d" }, Tags = { { Key = "k", Value = "v" } } }))
   end)
 
   it("query: a table inside itself, or nested too deep, is a usage error at once", function()

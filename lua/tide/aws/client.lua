@@ -446,6 +446,7 @@ function M.service(name, opts, level)
     target_prefix = opts.target_prefix, signing_name = opts.signing_name or name,
     endpoint_prefix = opts.endpoint_prefix or name, paginators = known and known.paginators or {},
     lists = known and known.lists, flattened = known and known.flattened, binary = known and known.binary,
+    model = known and known.model,
   }
 end
 

@@ -13,8 +13,10 @@ local core = require "tide.core"
 local json = require "tide.json"
 local xml = require "tide.aws.xml"
 local binary = require "tide.aws.dynamodb" -- B and BS values, base64 on the wire
+local base64 = require "tide.aws.base64"
 
-local type, pairs, ipairs, tostring, concat, sort = type, pairs, ipairs, tostring, table.concat, table.sort
+local type, pairs, ipairs, tostring, concat, sort, next = type, pairs, ipairs, tostring, table.concat, table.sort,
+  next
 local math_type = math.type
 
 local M = {}
@@ -90,11 +92,164 @@ local function flatten(out, prefix, v, flattened, open, depth)
   open[v] = nil
 end
 
+-- ---------------------------------------------------------------------------
+-- Query services with a model (tide.aws.query_shapes, generated from
+-- botocore's): params by the API reference's member names, sent under the
+-- wire's (`Attributes = {k = v}` -> Attribute.1.Name=k&Attribute.1.Value=v).
+
+local query_shapes = require "tide.aws.query_shapes"
+
+local function model_of(service, operation)
+  local model = service.model and query_shapes[service.model]
+  local op = model and model.ops[operation]
+  if op then return model.shapes, op end
+end
+
+-- The wire name of a structure member `name` whose reference is `m`: a
+-- flattened list goes under its member's name.
+local function member_wire(shapes, name, m)
+  local target = shapes[m[1]]
+  if type(target) == "table" and target[1] == "l" and target[3] and target[4] then return target[4] end
+  return m[2] or name
+end
+
+local function iso_time(v)
+  return os.date("!%Y-%m-%dT%H:%M:%SZ", math.floor(v))
+end
+
+local serialize
+serialize = function(out, prefix, v, shapes, shape_name, open, depth, flat)
+  local shape = shape_name and shapes[shape_name]
+  if type(shape) ~= "table" then
+    if type(v) == "table" then return flatten(out, prefix, v, flat, open, depth) end
+    if shape == "B" and type(v) == "string" then
+      v = base64.encode(v)
+    elseif shape == "t" and type(v) == "number" then
+      v = iso_time(v)
+    end
+    out[#out + 1] = { prefix, scalar(v, prefix) }
+    return
+  end
+  if type(v) ~= "table" then usage("query parameter %s: table expected, got %s", prefix, type(v)) end
+  if open[v] then usage("query parameter %s: a table inside itself cannot be sent", prefix) end
+  if depth >= MAX_DEPTH then usage("query parameter %s: nested deeper than %d levels", prefix, MAX_DEPTH) end
+  open[v] = true
+  local kind = shape[1]
+  local dot = prefix == "" and "" or prefix .. "."
+  if kind == "s" then
+    local members = shape[2]
+    for k, item in pairs(v) do
+      if type(k) ~= "string" then usage("query parameter %s: keys must be strings", prefix) end
+      local m = members[k]
+      if m then
+        serialize(out, dot .. member_wire(shapes, k, m), item, shapes, m[1], open, depth + 1, flat)
+      else
+        serialize(out, dot .. k, item, shapes, nil, open, depth + 1, flat)
+      end
+    end
+  elseif kind == "l" then
+    if #v == 0 and next(v) == nil then
+      out[#out + 1] = { prefix, "" }
+    else
+      local base = shape[3] and prefix or (prefix .. "." .. (shape[4] or "member"))
+      for i, item in ipairs(v) do serialize(out, base .. "." .. i, item, shapes, shape[2], open, depth + 1, flat) end
+    end
+  else -- map
+    local base = shape[4] and prefix or (prefix .. ".entry")
+    local keys = {}
+    for k in pairs(v) do
+      if type(k) ~= "string" then usage("query parameter %s: map keys must be strings", prefix) end
+      keys[#keys + 1] = k
+    end
+    sort(keys)
+    for i, k in ipairs(keys) do
+      serialize(out, ("%s.%d.%s"):format(base, i, shape[5]), k, shapes, shape[2], open, depth + 1, flat)
+      serialize(out, ("%s.%d.%s"):format(base, i, shape[6]), v[k], shapes, shape[3], open, depth + 1, flat)
+    end
+  end
+  open[v] = nil
+end
+
+-- An XML node of an answer as the value of shape `shape_name`.
+local decode_node
+local function decode_scalar(text, kind)
+  if kind == "i" then
+    local n = tonumber(text)
+    return n and (math.tointeger(n) or n) or text
+  elseif kind == "d" then
+    return tonumber(text) or text
+  elseif kind == "b" then
+    return text == "true"
+  elseif kind == "B" then
+    return base64.decode(text) or text
+  end
+  return text
+end
+
+decode_node = function(node, shapes, shape_name)
+  local shape = shape_name and shapes[shape_name]
+  if type(shape) ~= "table" then
+    if #node.children > 0 then return xml.value(node) end
+    return decode_scalar(node.text, shape)
+  end
+  local kind, children = shape[1], node.children
+  if kind == "l" then
+    local out, name = json.array({}), shape[4] or "member"
+    for _, c in ipairs(children) do
+      if c.name == name then out[#out + 1] = decode_node(c, shapes, shape[2]) end
+    end
+    return out
+  elseif kind == "m" then
+    local out = {}
+    for _, c in ipairs(children) do
+      if c.name == "entry" then
+        local k, v = xml.child(c, shape[5]), xml.child(c, shape[6])
+        if k then out[k.text] = v and decode_node(v, shapes, shape[3]) or "" end
+      end
+    end
+    return out
+  end
+  -- A structure: its members by their wire names; other children as they are.
+  local out, claimed, members = {}, {}, shape[2]
+  for name, m in pairs(members) do
+    local wire = member_wire(shapes, name, m)
+    claimed[wire] = true
+    local target = shapes[m[1]]
+    local flat = type(target) == "table" and target[1] ~= "s" and target[target[1] == "l" and 3 or 4]
+    for _, c in ipairs(children) do
+      if c.name == wire then
+        if flat and target[1] == "l" then
+          local list = out[name] or json.array({})
+          list[#list + 1] = decode_node(c, shapes, target[2])
+          out[name] = list
+        elseif flat then
+          local map = out[name] or {}
+          local k, v = xml.child(c, target[5]), xml.child(c, target[6])
+          if k then map[k.text] = v and decode_node(v, shapes, target[3]) or "" end
+          out[name] = map
+        else
+          out[name] = decode_node(c, shapes, m[1])
+          break
+        end
+      end
+    end
+  end
+  for _, c in ipairs(children) do
+    if not claimed[c.name] and out[c.name] == nil then out[c.name] = decode_node(c, shapes, nil) end
+  end
+  return out
+end
+
 --- The form body of a query-protocol call.
 --- @return string
 function M.query_body(service, operation, params)
   local pairs_ = {}
-  flatten(pairs_, "", params or {}, service.flattened, {}, 0)
+  local shapes, op = model_of(service, operation)
+  if shapes and op[1] then
+    serialize(pairs_, "", params or {}, shapes, op[1], {}, 0, service.flattened)
+  else
+    flatten(pairs_, "", params or {}, service.flattened, {}, 0)
+  end
   sort(pairs_, function(a, b) return a[1] < b[1] end)
   local parts = { "Action=" .. form_escape(operation), "Version=" .. form_escape(service.version) }
   for _, p in ipairs(pairs_) do parts[#parts + 1] = form_escape(p[1]) .. "=" .. form_escape(p[2]) end
@@ -235,7 +390,13 @@ function M.parse(service, operation, res)
   -- query: <OpResponse><OpResult>...</OpResult><ResponseMetadata>...
   local root = xml.parse(res.body or "")
   local result = xml.child(root, operation .. "Result")
-  local output = result and xml.value(result, service.lists and service.lists[operation]) or {}
+  local shapes, op = model_of(service, operation)
+  local output
+  if shapes then
+    output = result and op[2] and decode_node(result, shapes, op[2]) or {}
+  else
+    output = result and xml.value(result, service.lists and service.lists[operation]) or {}
+  end
   if type(output) ~= "table" then output = {} end
   local meta = xml.child(root, "ResponseMetadata")
   local rid = meta and xml.child(meta, "RequestId")

@@ -1,7 +1,7 @@
 --- What tide.aws knows of each service: its protocol, API version, JSON
 --- target prefix, signing name, endpoint prefix, the paginated operations'
---- token fields, and (for the query protocol) which XML elements are
---- flattened lists.
+--- token fields, and (for the query protocol) the service's model in
+--- tide.aws.query_shapes.
 ---
 --- A service not listed here is reached with `aws.client(name, {protocol=,
 --- version=, target_prefix=, signing_name=})`.
@@ -33,27 +33,20 @@ M.dynamodb = {
 
 M.sqs = {
   id = "SQS", protocol = "query", version = "2012-11-05", signing_name = "sqs", endpoint_prefix = "sqs",
-  -- SQS's query API sends lists flattened: Name.1, Name.2 (no `member`).
+  -- Params and answers by the API reference's member names, sent and read
+  -- as the wire names them (tide.aws.query_shapes, from botocore's model).
+  model = "sqs",
+  -- Without a model (an operation it lacks): lists sent flattened, Name.1.
   flattened = true,
-  -- Elements of each operation's answer that are lists even when one
-  -- (or no) element is there.
-  lists = {
-    ListQueues = { QueueUrl = true },
-    ListDeadLetterSourceQueues = { QueueUrl = true },
-    ReceiveMessage = { Message = true, Attribute = true, MessageAttribute = true },
-    GetQueueAttributes = { Attribute = true },
-    SendMessageBatch = { SendMessageBatchResultEntry = true, BatchResultErrorEntry = true },
-    DeleteMessageBatch = { DeleteMessageBatchResultEntry = true, BatchResultErrorEntry = true },
-    ChangeMessageVisibilityBatch = { ChangeMessageVisibilityBatchResultEntry = true, BatchResultErrorEntry = true },
-  },
   paginators = {
-    ListQueues = pages("NextToken", "NextToken", "QueueUrl"),
-    ListDeadLetterSourceQueues = pages("NextToken", "NextToken", "QueueUrl"),
+    ListQueues = pages("NextToken", "NextToken", "QueueUrls"),
+    ListDeadLetterSourceQueues = pages("NextToken", "NextToken", "queueUrls"),
   },
 }
 
 M.sns = {
   id = "SNS", protocol = "query", version = "2010-03-31", signing_name = "sns", endpoint_prefix = "sns",
+  model = "sns",
   paginators = {
     ListTopics = pages("NextToken", "NextToken", "Topics"),
     ListSubscriptions = pages("NextToken", "NextToken", "Subscriptions"),
@@ -63,6 +56,7 @@ M.sns = {
 
 M.sts = {
   id = "STS", protocol = "query", version = "2011-06-15", signing_name = "sts", endpoint_prefix = "sts",
+  model = "sts",
   paginators = {},
 }
 
