@@ -6,8 +6,8 @@
 ---              and the params as a JSON body (DynamoDB, Kinesis, SSM, ...)
 ---   query      POST / with Action=<Operation>&Version=<version>&params as a
 ---              form body; XML answers (SQS, SNS, STS)
----   rest-json  the operation is a method and a path (Lambda's Invoke and
----              ListFunctions)
+---   rest-json  the operation is a method, a path and bindings of members to
+---              the URI, query and headers (Lambda: tide.aws.rest_shapes)
 -- @module tide.aws.protocols
 local core = require "tide.core"
 local json = require "tide.json"
@@ -257,53 +257,100 @@ function M.query_body(service, operation, params)
 end
 
 -- ---------------------------------------------------------------------------
--- rest-json: the operations tide.aws maps (Lambda)
+-- rest-json (Lambda): each operation's method, URI template and bindings
+-- come from tide.aws.rest_shapes (generated from botocore's model): members
+-- in the URI, the query and headers, the payload member, and the rest as a
+-- JSON body (blobs in it base64).
 
-local rest = {}
+local rest_shapes = require "tide.aws.rest_shapes"
+local decode_json_body -- below
 
-rest.Invoke = function(service, p)
-  if type(p.FunctionName) ~= "string" then usage("Invoke needs FunctionName (a string)") end
-  local headers = { ["content-type"] = "application/octet-stream" }
-  if p.InvocationType then headers["x-amz-invocation-type"] = p.InvocationType end
-  if p.LogType then headers["x-amz-log-type"] = p.LogType end
-  if p.ClientContext then headers["x-amz-client-context"] = p.ClientContext end
-  local payload = p.Payload
-  if type(payload) == "table" then payload = json.encode(payload, "Payload", 3) end
-  return {
-    method = "POST",
-    path = ("/%s/functions/%s/invocations"):format(service.version, escape(p.FunctionName)),
-    query = p.Qualifier and { Qualifier = p.Qualifier } or nil,
-    headers = headers, body = payload or "",
-  }
+-- `t` with the blob at dotted `path` base64-encoded (copies on the way).
+local function encode_blob_at(t, path)
+  local head, rest = path:match("^([^.]+)%.(.+)$")
+  if not head then
+    local v = t[path]
+    if type(v) ~= "string" then return t end
+    local copy = {}
+    for k, x in pairs(t) do copy[k] = x end
+    copy[path] = base64.encode(v)
+    return copy
+  end
+  local inner = t[head]
+  if type(inner) ~= "table" then return t end
+  local new = encode_blob_at(inner, rest)
+  if new == inner then return t end
+  local copy = {}
+  for k, x in pairs(t) do copy[k] = x end
+  copy[head] = new
+  return copy
 end
 
-rest.ListFunctions = function(service, p)
-  return {
-    method = "GET", path = ("/%s/functions/"):format(service.version),
-    query = { Marker = p.Marker, MaxItems = p.MaxItems, FunctionVersion = p.FunctionVersion,
-              MasterRegion = p.MasterRegion },
-    headers = {},
-  }
+local function rest_build(operation, op, p)
+  local method, template, bind = op[1], op[2], op[4]
+  local uri, query, header = bind.uri or {}, bind.query, bind.header
+  local path = template:gsub("{([%w_]+)(%+?)}", function(name, greedy)
+    local v = p[name]
+    if type(v) ~= "string" and type(v) ~= "number" then
+      usage("%s needs %s (a string)", operation, name)
+    end
+    v = escape(tostring(v))
+    if greedy == "+" then v = v:gsub("%%2F", "/") end
+    return v
+  end)
+  local q
+  if query then
+    q = {}
+    for member, wire in pairs(query) do q[wire] = p[member] end
+  end
+  local headers = {}
+  if header then
+    for member, wire in pairs(header) do
+      local v = p[member]
+      if v ~= nil then headers[wire:lower()] = scalar(v, member) end
+    end
+  end
+  local body
+  if bind.payload then
+    local payload = p[bind.payload]
+    if type(payload) == "table" then payload = json.encode(payload, bind.payload, 5) end
+    body = payload or ""
+    headers["content-type"] = bind.raw and "application/octet-stream" or "application/json"
+  elseif method ~= "GET" and method ~= "HEAD" and method ~= "DELETE" then
+    local fields, n = {}, 0
+    for k, v in pairs(p) do
+      if not (uri[k] or (query and query[k]) or (header and header[k])) then
+        fields[k], n = v, n + 1
+      end
+    end
+    for _, blob_path in ipairs(bind.blobs or {}) do fields = encode_blob_at(fields, blob_path) end
+    body = n == 0 and "{}" or json.encode(fields, "params", 5)
+    headers["content-type"] = "application/json"
+  end
+  -- The model's URIs start with the API version; the service's endpoint
+  -- path is kept in front of it (request_url).
+  return { method = method, path = path, query = q, headers = headers, body = body }
 end
 
-rest.GetFunction = function(service, p)
-  if type(p.FunctionName) ~= "string" then usage("GetFunction needs FunctionName (a string)") end
-  return {
-    method = "GET", path = ("/%s/functions/%s"):format(service.version, escape(p.FunctionName)),
-    query = { Qualifier = p.Qualifier }, headers = {},
-  }
+-- The output of a rest-json answer: the JSON body (or the raw payload) and
+-- the members bound to headers and the status code.
+local function rest_output(op, res)
+  local bind = op[5]
+  local out
+  if bind.payload then
+    out = { [bind.payload] = bind.raw and res.body or decode_json_body(res.body) }
+  else
+    out = decode_json_body(res.body)
+  end
+  if bind.header then
+    for member, wire in pairs(bind.header) do
+      local v = res.headers[wire:lower()]
+      if v ~= nil then out[member] = v end
+    end
+  end
+  if bind.status then out[bind.status] = res.status end
+  return out
 end
-
-local rest_outputs = {
-  Invoke = function(res)
-    return {
-      StatusCode = res.status, Payload = res.body,
-      FunctionError = res.headers["x-amz-function-error"],
-      LogResult = res.headers["x-amz-log-result"],
-      ExecutedVersion = res.headers["x-amz-executed-version"],
-    }
-  end,
-}
 
 local function query_string(q)
   if not q then return "" end
@@ -350,19 +397,19 @@ function M.build(service, operation, params)
       body = M.query_body(service, operation, params),
     }
   elseif proto == "rest-json" then
-    local make = rest[operation]
-    if not make then
-      usage("%s: operation %s is not supported (rest-json: %s)", service.id, operation,
-        "Invoke, ListFunctions, GetFunction")
+    local ops = rest_shapes[service.model]
+    local op = ops and ops[operation]
+    if not op then
+      usage("%s: operation %s is not supported (no rest-json model has it)", service.id, operation)
     end
-    local req = make(service, params)
+    local req = rest_build(operation, op, params)
     req.query = query_string(req.query)
     return req
   end
   usage("%s: unknown protocol '%s'", service.id, tostring(proto))
 end
 
-local function decode_json(body)
+decode_json_body = function(body)
   if body == nil or body == "" then return {} end
   local ok, v = pcall(json.decode, body)
   if not ok or type(v) ~= "table" then
@@ -378,14 +425,15 @@ end
 function M.parse(service, operation, res)
   local proto = service.protocol
   if proto == "json" then
-    local out = decode_json(res.body)
+    local out = decode_json_body(res.body)
     if service.binary then out = binary.decode_binary(out, res.body) end
     return out
   end
   if proto == "rest-json" then
-    local out = rest_outputs[operation]
-    if out then return out(res) end
-    return decode_json(res.body)
+    local ops = rest_shapes[service.model]
+    local op = ops and ops[operation]
+    if op then return rest_output(op, res) end
+    return decode_json_body(res.body)
   end
   -- query: <OpResponse><OpResult>...</OpResult><ResponseMetadata>...
   local root = xml.parse(res.body or "")

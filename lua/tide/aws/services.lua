@@ -62,8 +62,9 @@ M.sts = {
 
 M.lambda = {
   id = "Lambda", protocol = "rest-json", version = "2015-03-31", signing_name = "lambda",
-  endpoint_prefix = "lambda",
-  paginators = { ListFunctions = pages("Marker", "NextMarker", "Functions") },
+  endpoint_prefix = "lambda", model = "lambda", -- tide.aws.rest_shapes
+  paginators = { ListFunctions = pages("Marker", "NextMarker", "Functions"),
+                 ListVersionsByFunction = pages("Marker", "NextMarker", "Versions") },
 }
 
 M.kinesis = {
