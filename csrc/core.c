@@ -29,6 +29,7 @@ TIDE_EXPORT int luaopen_tide_core(lua_State *L) {
   tide_http_open(L, ctx);
   tide_json_open(L, ctx);
   tide_sigv4_open(L, ctx);
+  tide_proc_open(L, ctx);
   tide_loop_open(L, ctx);
   lua_pushvalue(L, -1);
   lua_rawsetp(L, LUA_REGISTRYINDEX, &module_key);

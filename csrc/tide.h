@@ -4,7 +4,7 @@
  * Layers (DESIGN.md, "Layout and layers"; scripts/check-layers checks them
  * on the object files): ctx.c class.c report.c error.c ring.c heap.c
  * buf.c -> promise.c -> op.c -> task.c -> combinators.c timer.c fs.c
- * http*.c -> loop.c -> core.c (op.c is task.c's operations, split off to
+ * proc.c http*.c -> loop.c -> core.c (op.c is task.c's operations, split off to
  * keep files small). A file calls only files before it. The few calls that must go the
  * other way go through pointers on the context that the higher file sets when it opens:
  * the reaction of each kind (tide_reaction_register), the module hooks for
@@ -306,6 +306,8 @@ void tide_http_open(lua_State *L, tide_ctx *ctx);
 void tide_json_open(lua_State *L, tide_ctx *ctx);
 /* sigv4_lua.c: core.sigv4_sign and core.sigv4_sha256 (AWS SigV4, sigv4.c). */
 void tide_sigv4_open(lua_State *L, tide_ctx *ctx);
+/* proc.c: core.proc_run (a command as a child process on the loop). */
+void tide_proc_open(lua_State *L, tide_ctx *ctx);
 
 typedef struct tide_job tide_job; /* an entry of the microtask queue (ctx.c) */
 
@@ -397,6 +399,7 @@ struct tide_ctx {
   void *driver;        /* loop.c */
   void *fs_reqs;       /* fs.c's requests in libuv's thread pool (a list) */
   uint32_t fs_pending; /* how many: cancelled ones too, until libuv is done */
+  void *procs;         /* proc.c's child processes (a list) */
 
   /* Registries filled when the files above open (see "Hooks" above). */
   tide_react_fn reactions[TIDE_K_COUNT];

@@ -66,6 +66,10 @@ end
 
 local function creds_of(p) return helper.run_slow(function() return p:get():await() end) end
 
+-- The first child process makes libuv open its SIGCHLD pipe, once for the
+-- process's life: made here, before any test counts its descriptors.
+tide.run(function() require("tide.core").proc_run("true", 5):await() end)
+
 local function failure_of(p)
   return helper.run_slow(function() return helper.rejection(p:get()) end)
 end
@@ -214,6 +218,49 @@ describe("tide.aws.credentials", function()
     assert.equal(4070908800, c.expiration)
     env = home("[default]\ncredential_process = /bin/false\n")
     assert.equal("CredentialProcessError", failure_of(resolve(env)).code)
+    -- A failure says what the process wrote on standard error.
+    spit(dir .. "/bad.sh", "#!/bin/sh\necho 'no token for you' >&2\nexit 7\n")
+    os.execute("chmod +x " .. dir .. "/bad.sh")
+    local err = failure_of(resolve(home("[default]\ncredential_process = " .. dir .. "/bad.sh\n")))
+    assert.is_true(tide.is_error(err, "aws"))
+    assert.equal("CredentialProcessError", err.code)
+    assert.matches("failed (exit 7): no token for you", err.message, 1, true)
+    assert.equal("no token for you\n", err.stderr)
+    err = failure_of(resolve(home("[default]\ncredential_process = " .. dir .. "/no-such-program\n")))
+    assert.equal("CredentialProcessError", err.code)
+    spit(dir .. "/junk.sh", "#!/bin/sh\necho not json\n")
+    os.execute("chmod +x " .. dir .. "/junk.sh")
+    err = failure_of(resolve(home("[default]\ncredential_process = " .. dir .. "/junk.sh\n")))
+    assert.matches("did not print a Version 1 JSON document", err.message, 1, true)
+  end)
+
+  it("runs credential_process on the loop: other tasks go on, a slow one is killed at the timeout", function()
+    local dir = helper.tmpdir()
+    spit(dir .. "/slow.sh", "#!/bin/sh\nsleep 0.3\necho '{\"Version\": 1, \"AccessKeyId\": \"SLOW\", "
+      .. "\"SecretAccessKey\": \"S\"}'\n")
+    os.execute("chmod +x " .. dir .. "/slow.sh")
+    local env = home("[default]\ncredential_process = " .. dir .. "/slow.sh\n")
+    helper.run(function()
+      local ticks = 0
+      local ticker = tide.spawn(function()
+        for _ = 1, 100 do
+          tide.sleep(0.01):await()
+          ticks = ticks + 1
+        end
+      end)
+      local c = resolve(env):get():await()
+      assert.equal("SLOW", c.access_key_id)
+      assert.is_true(ticks >= 5, "the loop ran while the process did: " .. ticks)
+      ticker:cancel()
+    end)
+    local saved = credentials.PROCESS_TIMEOUT
+    credentials.PROCESS_TIMEOUT = 0.1
+    local ok, err = pcall(function()
+      return failure_of(resolve(home("[default]\ncredential_process = sleep 5\n")))
+    end)
+    credentials.PROCESS_TIMEOUT = saved
+    assert.is_true(ok, tostring(err))
+    assert.matches("ran longer than 0.1 s and was killed", err.message, 1, true)
   end)
 
   it("assumes a role through STS with the source profile's keys", function()

@@ -24,8 +24,7 @@
 ---      Ec2InstanceMetadata) or web_identity_token_file -> STS AssumeRole /
 ---      AssumeRoleWithWebIdentity; aws_access_key_id + aws_secret_access_key
 ---      (+ aws_session_token); credential_process (its JSON, Version 1;
----      run with io.popen, so the loop waits for it, as the SDKs' own
----      callers do)
+---      a child process on the loop: the loop goes on meanwhile)
 ---   4. web identity: AWS_WEB_IDENTITY_TOKEN_FILE + AWS_ROLE_ARN (+
 ---      AWS_ROLE_SESSION_NAME) -> STS AssumeRoleWithWebIdentity
 ---   5. the ECS container endpoint: AWS_CONTAINER_CREDENTIALS_RELATIVE_URI
@@ -58,6 +57,7 @@
 ---                     dev", ...), once found
 -- @module tide.aws.credentials
 local tide = require "tide"
+local core = require "tide.core"
 local config = require "tide.aws.config"
 local sign = require "tide.aws.sign"
 
@@ -251,19 +251,27 @@ function providers.env(ctx)
     "environment"), "env"
 end
 
+-- credential_process: the command runs through /bin/sh as a child process
+-- on the loop (other tasks go on meanwhile), at most PROCESS_TIMEOUT
+-- seconds and 1 MiB of output; a failure's message carries what it wrote
+-- on standard error (also as the error's `stderr`).
+M.PROCESS_TIMEOUT = 60
+
 local function process(cmd, where)
-  local f = io.popen(cmd, "r")
-  local out = f and f:read("a") or ""
-  local ok, _, status = true, nil, nil
-  if f then ok, _, status = f:close() end
-  if not f or not ok then
-    error(aws_error("CredentialProcessError",
-      ("%s: credential_process %q failed (exit %s)"):format(where, cmd, tostring(status))), 0)
+  local r = core.proc_run(cmd, M.PROCESS_TIMEOUT, 1048576):await()
+  local stderr = (r.stderr or ""):gsub("%s+$", "")
+  local function fail(what)
+    error(aws_error("CredentialProcessError", ("%s: credential_process %q %s%s"):format(where, cmd, what,
+      stderr ~= "" and (": " .. stderr) or ""), { stderr = r.stderr }), 0)
   end
-  local dok, doc = pcall(tide.json.decode, out)
+  if r.spawn_error then fail("could not start (" .. r.spawn_error .. ")") end
+  if r.timed_out then fail(("ran longer than %g s and was killed"):format(M.PROCESS_TIMEOUT)) end
+  if r.too_long then fail("wrote more than 1 MiB and was killed") end
+  if r.signal then fail("was killed by signal " .. r.signal) end
+  if r.status ~= 0 then fail(("failed (exit %d)"):format(r.status)) end
+  local dok, doc = pcall(tide.json.decode, r.stdout)
   if not dok or type(doc) ~= "table" or doc.Version ~= 1 then
-    error(aws_error("CredentialProcessError",
-      ("%s: credential_process %q did not print a Version 1 JSON document"):format(where, cmd)), 0)
+    fail("did not print a Version 1 JSON document")
   end
   return check_creds({ access_key_id = doc.AccessKeyId, secret_access_key = doc.SecretAccessKey,
     session_token = doc.SessionToken, expiration = doc.Expiration }, where .. " credential_process")
