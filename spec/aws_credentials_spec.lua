@@ -337,6 +337,21 @@ describe("tide.aws.credentials", function()
     assert.same({ before[1] + 1, before[2] + 1, before[3] + 1 }, after)
   end)
 
+  it("falls back to IMDSv1 when the token request says 405, unless v1 is disabled", function()
+    local env = home(nil, nil, { AWS_EC2_METADATA_SERVICE_ENDPOINT = r.url .. "/v1only" })
+    env.AWS_EC2_METADATA_DISABLED = nil
+    local before = helper.run(function() return { hits(r, "imds-token"), hits(r, "imds-creds") } end)
+    local p = resolve(env)
+    assert.matches("^ASIA%d+$", creds_of(p).access_key_id)
+    assert.equal("imds", p.source)
+    local after = helper.run(function() return { hits(r, "imds-token"), hits(r, "imds-creds") } end)
+    assert.same({ before[1] + 1, before[2] + 1 }, after)
+    env.AWS_EC2_METADATA_V1_DISABLED = "true"
+    local err = failure_of(resolve(env))
+    assert.equal("CredentialsNotFound", err.code)
+    assert.matches("token request: HTTP 405", err.message, 1, true)
+  end)
+
   it("says what it tried when nothing gives credentials", function()
     local err = failure_of(resolve(home()))
     assert.is_true(tide.is_error(err, "aws"))

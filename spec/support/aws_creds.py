@@ -7,6 +7,7 @@ container endpoint and STS. stdlib only.
 
 Answers:
   PUT  /latest/api/token                  a token (needs the TTL header)
+  /v1only/latest/...                      IMDSv1: the token PUT is 405, the GETs need none
   GET  /latest/meta-data/iam/security-credentials/       "test-role" (needs the token)
   GET  /latest/meta-data/iam/security-credentials/test-role   credentials JSON
   GET  /ecs/creds                         credentials JSON (needs Authorization: ecs-secret)
@@ -73,6 +74,9 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_PUT(self):
         self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        if self.path == "/v1only/latest/api/token":
+            count("imds-token")
+            return self.send(405, "", "text/plain")
         if self.path == "/latest/api/token":
             count("imds-token")
             if not self.headers.get("x-aws-ec2-metadata-token-ttl-seconds"):
@@ -92,8 +96,11 @@ class Handler(BaseHTTPRequestHandler):
                     if k in q:
                         state[k] = int(q[k])
             return self.send(200, "ok", "text/plain")
+        v1 = url.path.startswith("/v1only/")
+        if v1:
+            url = urlsplit(self.path[len("/v1only"):])
         if url.path.startswith(base):
-            if self.headers.get("x-aws-ec2-metadata-token") != TOKEN:
+            if not v1 and self.headers.get("x-aws-ec2-metadata-token") != TOKEN:
                 return self.send(401, "no token", "text/plain")
             role = url.path[len(base):]
             if role == "":

@@ -31,7 +31,9 @@
 ---      (on 169.254.170.2) or _FULL_URI (https, or http to a loopback
 ---      address or the ECS/EKS link-local hosts), with
 ---      AWS_CONTAINER_AUTHORIZATION_TOKEN(_FILE) as its Authorization
----   6. EC2 instance metadata, IMDSv2 (a token PUT, then GETs):
+---   6. EC2 instance metadata, IMDSv2 (a token PUT, then GETs; IMDSv1,
+---      GETs without a token, when the PUT says 403, 404 or 405, unless
+---      AWS_EC2_METADATA_V1_DISABLED / ec2_metadata_v1_disabled is true):
 ---      AWS_EC2_METADATA_SERVICE_ENDPOINT (default http://169.254.169.254),
 ---      none when AWS_EC2_METADATA_DISABLED=true
 --- STS is reached at config.endpoint("STS", ...) (AWS_ENDPOINT_URL_STS,
@@ -443,12 +445,17 @@ function providers.imds(ctx)
   local ok, res = http(ctx, { method = "PUT", url = base .. "/latest/api/token", timeout = 1,
     headers = { ["x-aws-ec2-metadata-token-ttl-seconds"] = "21600" } })
   if not ok then return nil, ("EC2 instance metadata (no answer from %s: %s)"):format(base, tostring(res)) end
-  if res.status ~= 200 then
+  local hdr
+  if res.status == 200 then
+    hdr = { ["x-aws-ec2-metadata-token"] = res.body }
+  elseif (res.status == 403 or res.status == 404 or res.status == 405)
+    and not truthy(getenv("AWS_EC2_METADATA_V1_DISABLED") or ctx.cfg.profile.ec2_metadata_v1_disabled) then
+    -- No IMDSv2 there: IMDSv1, GETs without a token (as the SDKs fall back).
+    hdr = {}
+  else
     return nil, ("EC2 instance metadata (token request: HTTP %d from %s)"):format(res.status, base)
   end
-  local token = res.body
   local path = base .. "/latest/meta-data/iam/security-credentials/"
-  local hdr = { ["x-aws-ec2-metadata-token"] = token }
   ok, res = http(ctx, { method = "GET", url = path, headers = hdr, timeout = 1 })
   if not ok or res.status ~= 200 then
     return nil, ("EC2 instance metadata (no instance role at %s)"):format(base)
