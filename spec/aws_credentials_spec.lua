@@ -337,6 +337,26 @@ describe("tide.aws.credentials", function()
     assert.same({ before[1] + 1, before[2] + 1, before[3] + 1 }, after)
   end)
 
+  it("passes mfa_serial and the code mfa_token gives to AssumeRole", function()
+    local cfg = "[profile mfa]\nrole_arn = arn:aws:iam::123456789012:role/mfa-role\nsource_profile = base\n"
+      .. "mfa_serial = arn:aws:iam::123456789012:mfa/spec\n"
+    local keys = "[base]\naws_access_key_id = SOURCEKEY\naws_secret_access_key = SOURCESECRET\n"
+    local env = home(cfg, keys, { AWS_ENDPOINT_URL_STS = r.url, AWS_PROFILE = "mfa" })
+    local asked
+    local c = creds_of(resolve(env, { mfa_token = function(serial)
+      asked = serial
+      return tide.resolve("123456")
+    end }))
+    assert.equal("arn:aws:iam::123456789012:mfa/spec", asked)
+    assert.matches("^ASIA%d+$", c.access_key_id)
+    assert.matches("^ASIA%d+$", creds_of(resolve(env, { mfa_token = "123456" })).access_key_id)
+    local err = failure_of(resolve(env, { mfa_token = "000000" }))
+    assert.equal("AccessDenied", err.code)
+    err = failure_of(resolve(env))
+    assert.equal("InvalidConfig", err.code)
+    assert.matches("mfa_serial needs the client option mfa_token", err.message, 1, true)
+  end)
+
   it("falls back to IMDSv1 when the token request says 405, unless v1 is disabled", function()
     local env = home(nil, nil, { AWS_EC2_METADATA_SERVICE_ENDPOINT = r.url .. "/v1only" })
     env.AWS_EC2_METADATA_DISABLED = nil

@@ -16,6 +16,8 @@ Answers:
                                           AssumeRoleWithWebIdentity (needs WebIdentityToken
                                           "web-token"); a RoleArn with "denied" in it: 403
                                           AccessDenied
+  (AssumeRole of a RoleArn with "mfa" in it needs SerialNumber
+   arn:aws:iam::123456789012:mfa/spec and TokenCode 123456, else 403)
   GET  /hits?key=K                        how many requests named K so far (K: imds-token,
                                           imds-role, imds-creds, ecs, sts-AssumeRole, ...)
   GET  /set?expires_in=S&delay=MS         credentials from now on expire S seconds after
@@ -128,6 +130,10 @@ class Handler(BaseHTTPRequestHandler):
             return self.send(403, "<ErrorResponse><Error><Type>Sender</Type><Code>AccessDenied</Code>"
                              "<Message>not allowed</Message></Error><RequestId>req-denied</RequestId>"
                              "</ErrorResponse>", "text/xml")
+        if "mfa" in form.get("RoleArn", "") and (form.get("SerialNumber") != "arn:aws:iam::123456789012:mfa/spec"
+                                                 or form.get("TokenCode") != "123456"):
+            return self.send(403, "<ErrorResponse><Error><Type>Sender</Type><Code>AccessDenied</Code>"
+                             "<Message>MFA code needed</Message></Error></ErrorResponse>", "text/xml")
         if action == "AssumeRole":
             auth = self.headers.get("Authorization") or ""
             if "Credential=SOURCEKEY/" not in auth or "/sts/aws4_request" not in auth:

@@ -33,6 +33,7 @@ M.Client = Client
 
 local client_options = {
   region = "string", endpoint = "string", credentials = "any", profile = "string", max_attempts = "number",
+  mfa_token = "any",
   timeout = "number", connect_timeout = "number", http = "table", force_path_style = "boolean",
   -- aws.client only:
   protocol = "string", version = "string", target_prefix = "string", signing_name = "string",
@@ -63,6 +64,10 @@ local function check_option_types(opts, fname, level)
   end
   if opts.max_attempts ~= nil and (math.type(opts.max_attempts) ~= "integer" or opts.max_attempts < 1) then
     usage(level + 1, "bad option 'max_attempts' to %s (positive integer expected)", fname)
+  end
+  local m = opts.mfa_token
+  if m ~= nil and type(m) ~= "string" and not check.is_callable(m) then
+    usage(level + 1, "bad option 'mfa_token' to %s (string or function expected, got %s)", fname, type(m))
   end
 end
 

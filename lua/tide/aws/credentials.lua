@@ -327,10 +327,24 @@ local function role(ctx, name, p, seen)
     error(aws_error("InvalidConfig", where .. ": role_arn needs source_profile, credential_source "
       .. "or web_identity_token_file"), 0)
   end
-  if p.mfa_serial then
-    error(aws_error("InvalidConfig", where .. ": mfa_serial (an MFA code) is not supported"), 0)
-  end
   local params = { RoleArn = p.role_arn, RoleSessionName = session_name(p.role_session_name) }
+  if p.mfa_serial then
+    -- The code comes from the client's mfa_token: a string, or a function
+    -- of the device's serial giving one (or a promise of one).
+    local give = ctx.opts.mfa_token
+    if give == nil then
+      error(aws_error("InvalidConfig", where .. ": mfa_serial needs the client option mfa_token "
+        .. "(a function of the serial number giving the current code)"), 0)
+    end
+    local code = give
+    if type(give) ~= "string" then
+      code = tide.resolve(give(p.mfa_serial)):await()
+    end
+    if type(code) ~= "string" and type(code) ~= "number" then
+      error(aws_error("InvalidConfig", ("%s: mfa_token gave %s, not a code"):format(where, type(code))), 0)
+    end
+    params.SerialNumber, params.TokenCode = p.mfa_serial, tostring(code)
+  end
   if p.external_id then params.ExternalId = p.external_id end
   if p.duration_seconds then params.DurationSeconds = p.duration_seconds end
   return sts_call(ctx, "AssumeRole", params, source)
