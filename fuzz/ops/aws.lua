@@ -21,7 +21,8 @@ return function(fz)
       fz.all_clients[http] = true
       local svc = choose { "dynamodb", "sqs", "lambda", "kinesis", "sts" }
       clients[#clients + 1] = aws[svc] { region = "us-east-1", endpoint = endpoint, credentials = CREDS, http = http,
-                                         max_attempts = rand(3) }
+                                         max_attempts = rand(3),
+                                         mfa_token = choose { nil, "123456", function() return "1" end } }
     end
     return choose(clients)
   end
@@ -54,7 +55,8 @@ return function(fz)
   end)
 
   local OPERATIONS = { "list_tables", "get_item", "describe_table", "invoke", "list_functions", "get_caller_identity",
-                       "send_message", "list_streams", "Bad", "" }
+                       "send_message", "list_streams", "Bad", "", "set_queue_attributes", "create_function",
+                       "delete_function", "receive_message" }
 
   op("aws call", 3, function()
     local c = client()
