@@ -17,6 +17,7 @@ local services = require "tide.aws.services"
 local type, pairs, setmetatable, getmetatable, tostring, error = type, pairs, setmetatable, getmetatable,
   tostring, error
 local spawn, pawait, is_error = core.spawn, core.pawait, core.is_error
+local floor = math.floor
 
 local sign = require "tide.aws.sign"
 local credentials = require "tide.aws.credentials"
@@ -42,6 +43,7 @@ local client_options = {
 M.OPTIONS = client_options
 
 local call_options = { signal = true, timeout = true, max_attempts = true }
+local NO_OPTS = setmetatable({}, { __newindex = function() error("tide.aws: NO_OPTS is read-only", 2) end })
 M.CALL_OPTIONS = call_options
 
 local function usage(level, fmt, ...)
@@ -99,8 +101,9 @@ function M.new(service, opts, fname, level)
     _service = service, _max_attempts = max_attempts and max_attempts >= 1 and max_attempts or retry.MAX_ATTEMPTS,
     _timeout = opts.timeout, _connect_timeout = opts.connect_timeout,
     _provider = credentials.resolve(opts),
-    _quota = retry.quota(), _skew = 0, _urls = {},
+    _quota = retry.quota(), _skew = 0, _urls = {}, _closed = false,
     _sign_req = {}, _sign_opts = { region = region, service = service.signing_name },
+    _signing_name = service.signing_name, _sign_fast = service.signing_name ~= "s3",
   }, Client)
   if opts.http then
     self._http = opts.http
@@ -122,8 +125,15 @@ local function transmit(self, req, url, creds, date, timeout, body, whole_file)
   if body and not whole_file then ropts.content_length = req.length end
   if req.stream then ropts.stream = true end
   if req.on_progress then ropts.on_progress = req.on_progress end
-  -- sign gives a new table: the request's headers and the signature's.
-  -- It runs to completion, so the client's two argument tables are reused.
+  -- A new table: the request's headers and the signature's. A plain
+  -- string body of a service other than S3 goes through the lighter entry.
+  local rbody = req.body
+  if self._sign_fast and not body and not req.unsigned and (rbody == nil or type(rbody) == "string") then
+    ropts.headers = sign.client_headers(req.method, url, req.headers, rbody, creds, self.region,
+      self._signing_name, floor(date))
+    return self._http:request(ropts)
+  end
+  -- sign runs to completion, so the client's two argument tables are reused.
   local sreq, sopts = self._sign_req, self._sign_opts
   sreq.method, sreq.url, sreq.headers, sreq.body = req.method, url, req.headers, not body and req.body or nil
   sopts.date, sopts.unsigned_payload = date, req.unsigned or nil
@@ -190,10 +200,31 @@ local function read_error_body(res)
   return table.concat(parts)
 end
 
+local REQUEST_ID_HEADERS = { "x-amzn-requestid", "x-amz-request-id", "x-amz-id-2" }
+
+-- The request id a response's headers carry. Without the headers table
+-- built yet (a success that looks at no other header), the raw header
+-- block is searched: building the whole table costs more than the call's
+-- signing.
 local function header_request_id(res)
-  local h = res.headers
-  return h["x-amzn-requestid"] or h["x-amz-request-id"] or h["x-amz-id-2"]
+  local raw = rawget(res, "headers") == nil and rawget(res, "_raw")
+  if type(raw) ~= "string" then
+    local h = res.headers
+    return h["x-amzn-requestid"] or h["x-amz-request-id"] or h["x-amz-id-2"]
+  end
+  -- (no lowercase copy of the block for an answer without such a header)
+  if not raw:find("\n[xX]%-[aA][mM][zZ]") then return nil end
+  local low = raw:lower()
+  for i = 1, #REQUEST_ID_HEADERS do
+    local _, e = low:find("\n" .. REQUEST_ID_HEADERS[i] .. ":", 1, true)
+    if e then
+      local value = raw:match("^[ \t]*([^\r\n]*)", e + 1)
+      if value:find("[ \t]$") then value = value:match("^(.-)[ \t]*$") end
+      return value
+    end
+  end
 end
+M.header_request_id = header_request_id
 
 -- The server's clock from its Date header, when it is more than 4 minutes
 -- away from ours (the SDKs' threshold).
@@ -206,7 +237,9 @@ end
 
 -- The body of one call: attempts until success, a final error, or no retry
 -- left. Runs as a task, so cancelling it stops the request in flight.
-local function call(self, operation, req, url, opts)
+-- `first_ok, first_res`, when given, are what the first attempt's request
+-- gave (see send_first).
+local function call(self, operation, req, url, opts, first_ok, first_res)
   local service = self._service
   local max_attempts = opts.max_attempts or self._max_attempts
   local timeout = opts.timeout or self._timeout
@@ -216,13 +249,18 @@ local function call(self, operation, req, url, opts)
   if req.body_path or req.body_file then prepare_file(req) end
   while true do
     attempts = attempts + 1
-    local provider = self._provider
-    local creds = provider:current() or provider:get():await()
-    local body, opened, whole_file
-    if req.length then body, opened, whole_file = attempt_body(req) end
-    local ok, res = pawait(transmit(self, req, url, creds, os.time() + self._skew, timeout, body, whole_file))
-    if opened then pawait(opened:close()) end
-    if ok and req.stream and res.status >= 300 then res.body = read_error_body(res) end
+    local ok, res
+    if first_res ~= nil then
+      ok, res, first_res = first_ok, first_res, nil
+    else
+      local provider = self._provider
+      local creds = provider:current() or provider:get():await()
+      local body, opened, whole_file
+      if req.length then body, opened, whole_file = attempt_body(req) end
+      ok, res = pawait(transmit(self, req, url, creds, os.time() + self._skew, timeout, body, whole_file))
+      if opened then pawait(opened:close()) end
+      if ok and req.stream and res.status >= 300 then res.body = read_error_body(res) end
+    end
     local err, headers, free_retry
     if not ok then
       if is_error(res, "cancelled") or is_error(res, "usage") or (sig and sig.aborted) then error(res, 0) end
@@ -293,6 +331,49 @@ local function call(self, operation, req, url, opts)
   end
 end
 
+-- A call whose credentials are at hand and whose request is a plain string
+-- (not S3's): the first attempt goes out at once and its answer is handled
+-- in a reaction, with no task (a task's coroutine and its stack cost more
+-- than the rest of a call); only a failure starts the task of `call`,
+-- which goes on from that answer. The promise is an operation: cancelling
+-- it cancels the request, or the task.
+local function send_first(self, operation, req, url, opts, creds)
+  local sent, http_p = pcall(transmit, self, req, url, creds, os.time() + self._skew,
+    opts.timeout or self._timeout)
+  if not sent then return core.op_settled(false, http_p) end
+  local task
+  local out, resolve, reject = core.operation(function(err)
+    core.cancel(task or http_p, err)
+  end)
+  local function retry_from(ok, res)
+    task = spawn(call, self, operation, req, url, opts, ok, res)
+    task:next(resolve, reject)
+  end
+  http_p:next(function(res)
+    if res.status >= 300 then return retry_from(true, res) end
+    local service = self._service
+    local parsed, v, rid = pcall(protocols.parse, service, operation, res)
+    if not parsed then
+      if is_error(v) then
+        v.service, v.operation, v.status = service.id, operation, res.status
+        v.request_id = header_request_id(res)
+      end
+      return reject(v)
+    end
+    self._quota:release(nil)
+    v.metadata = { status = res.status, request_id = rid or header_request_id(res), attempts = 1,
+                   total_retry_delay = 0 }
+    resolve(v)
+  end, function(err)
+    if is_error(err, "cancelled") then
+      reject(err)
+    else
+      retry_from(false, err)
+    end
+  end)
+  return out
+end
+
 -- A client: made with metatable Client, or a service's own class built on
 -- it (tide.aws.s3's, whose `_base` is Client).
 local function is_client(self)
@@ -327,8 +408,8 @@ local function request_url(self, req)
 end
 
 --- Calls `operation` (its PascalCase name) with `params`; `opts` is
---- {signal=, timeout=, max_attempts=}. The promise (a task: `p:cancel()`
---- stops it) fulfils with the output table.
+--- {signal=, timeout=, max_attempts=}. The promise (an operation or a
+--- task: `p:cancel()` stops it) fulfils with the output table.
 --- @param operation string
 --- @param params table|nil
 --- @param opts {signal: tide.signal, timeout: number, max_attempts: integer}|nil
@@ -337,10 +418,14 @@ function Client:send(operation, params, opts)
   return M.send(self, operation, params, opts, "send", 2)
 end
 
+-- Operation names checked once (those of the snake_case methods, and
+-- those send was given: at most 1024 of them).
+local known_names, n_known_names = {}, 0
+
 function M.send(self, operation, params, opts, fname, level)
   level = level + 1
   check_client(self, fname, level)
-  if type(operation) ~= "string" or not operation:match("^%u%w*$") then
+  if not known_names[operation] and (type(operation) ~= "string" or not operation:match("^%u%w*$")) then
     error(("bad argument #1 to '%s' (operation name expected, as in the API reference: 'ListTables'), got %s")
       :format(fname, type(operation) == "string" and ("'" .. operation .. "'") or type(operation)), level)
   end
@@ -349,9 +434,15 @@ function M.send(self, operation, params, opts, fname, level)
     error(("bad argument #%d to '%s' (params table expected, got %s)"):format(fname == "send" and 2 or 1, fname,
       type(params)), level)
   end
-  local sig, rejected = signal.options(opts, "tide.aws.client:" .. fname, fname == "send" and 3 or 2,
-    call_options, level - 1)
-  opts = opts or {}
+  local sig, rejected
+  if opts ~= nil then
+    sig, rejected = signal.options(opts, "tide.aws.client:" .. fname, fname == "send" and 3 or 2,
+      call_options, level - 1)
+  end
+  opts = opts or NO_OPTS
+  if not known_names[operation] and n_known_names < 1024 then
+    known_names[operation], n_known_names = true, n_known_names + 1
+  end
   if opts.max_attempts ~= nil and (math.type(opts.max_attempts) ~= "integer" or opts.max_attempts < 1) then
     error(("bad option 'max_attempts' to '%s' (positive integer expected)"):format(fname), level)
   end
@@ -373,7 +464,14 @@ function M.send(self, operation, params, opts, fname, level)
     o.max_attempts = 1
     opts = o
   end
-  local task = spawn(call, self, operation, req, url, opts)
+  local task
+  local creds = self._service.protocol ~= "rest-xml" and not (req.length or req.body_path or req.body_file
+    or req.upload or req.pieces or req.stream or req.output) and self._provider:current()
+  if creds then
+    task = send_first(self, operation, req, url, opts, creds)
+  else
+    task = spawn(call, self, operation, req, url, opts)
+  end
   if sig then signal.link(sig, task) end
   return task
 end
