@@ -18,6 +18,7 @@ local check = require "tide.check"
 local retry = require("tide.retry").retry
 local sse = require "tide.sse"
 local tide_file = require "tide.file"
+local date = require "tide.date"
 
 local type, error, pairs, ipairs, tostring, setmetatable, getmetatable =
   type, error, pairs, ipairs, tostring, setmetatable, getmetatable
@@ -694,19 +695,6 @@ end
 
 local function retryable_status(status) return status == 429 or status == 502 or status == 503 or status == 504 end
 
-local months = { Jan = 1, Feb = 2, Mar = 3, Apr = 4, May = 5, Jun = 6, Jul = 7, Aug = 8, Sep = 9, Oct = 10,
-                 Nov = 11, Dec = 12 }
-
--- Seconds since the epoch of a UTC date (days from the civil calendar).
-local function utc_time(y, mo, d, h, mi, sec)
-  y = mo <= 2 and y - 1 or y
-  local era = y // 400
-  local yoe = y - era * 400
-  local doy = (153 * (mo + (mo > 2 and -3 or 9)) + 2) // 5 + d - 1
-  local doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
-  return ((era * 146097 + doe - 719468) * 24 + h) * 3600 + mi * 60 + sec
-end
-
 -- The delay a Retry-After value asks for, in seconds (nil if malformed):
 -- delay-seconds, or an HTTP date (IMF-fixdate, RFC 850 or asctime, as RFC
 -- 9110 says a recipient accepts) less the time now.
@@ -714,20 +702,8 @@ local function retry_after(v)
   if not v then return nil end
   local n = v:match("^%s*(%d+)%s*$")
   if n then return tonumber(n) end
-  local d, mon, y, h, mi, sec = v:match("^%s*%a+, (%d%d) (%a%a%a) (%d%d%d%d) (%d%d):(%d%d):(%d%d) GMT%s*$")
-  if not d then
-    d, mon, y, h, mi, sec = v:match("^%s*%a+, (%d%d)%-(%a%a%a)%-(%d%d) (%d%d):(%d%d):(%d%d) GMT%s*$")
-    if y then
-      -- Two-digit years: RFC 9110 reads one more than 50 years ahead as past.
-      y = tonumber(y) + 2000
-      if y > tonumber(os.date("!%Y")) + 50 then y = y - 100 end
-    end
-  end
-  if not d then
-    mon, d, h, mi, sec, y = v:match("^%s*%a+ (%a%a%a) +(%d%d?) (%d%d):(%d%d):(%d%d) (%d%d%d%d)%s*$")
-  end
-  if not (d and months[mon]) then return nil end
-  local at = utc_time(tonumber(y), months[mon], tonumber(d), tonumber(h), tonumber(mi), tonumber(sec))
+  local at = date.parse_http(v)
+  if not at then return nil end
   local delay = at - os.time()
   return delay > 0 and delay or 0
 end

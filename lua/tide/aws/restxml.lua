@@ -18,6 +18,7 @@ local core = require "tide.core"
 local json = require "tide.json"
 local xml = require "tide.aws.xml"
 local sign = require "tide.aws.sign"
+local date = require "tide.date"
 
 local type, pairs, ipairs, tostring, concat, sort = type, pairs, ipairs, tostring, table.concat, table.sort
 local math_type, tointeger = math.type, math.tointeger
@@ -50,45 +51,19 @@ end
 -- ---------------------------------------------------------------------------
 -- Times
 
-local months = { Jan = 1, Feb = 2, Mar = 3, Apr = 4, May = 5, Jun = 6, Jul = 7, Aug = 8, Sep = 9, Oct = 10,
-                 Nov = 11, Dec = 12 }
-
--- Seconds since the epoch of a UTC date (days from the civil calendar).
-local function utc(y, mo, d, h, mi, sec)
-  y = mo <= 2 and y - 1 or y
-  local era = y // 400
-  local yoe = y - era * 400
-  local doy = (153 * (mo + (mo > 2 and -3 or 9)) + 2) // 5 + d - 1
-  local doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
-  return ((era * 146097 + doe - 719468) * 24 + h) * 3600 + mi * 60 + sec
-end
-
 --- An ISO 8601 time ("2026-12-02T03:34:05.000Z") or an HTTP date ("Wed, 02
 --- Dec 2026 03:34:05 GMT") as a Unix time; the text itself when it is
 --- neither.
 --- @param s string
 --- @return number|string
 function M.time(s)
-  local y, mo, d, h, mi, sec, frac = s:match("^(%d%d%d%d)%-(%d%d)%-(%d%d)T(%d%d):(%d%d):(%d%d)(%.?%d*)Z$")
-  if y then
-    local t = utc(tonumber(y), tonumber(mo), tonumber(d), tonumber(h), tonumber(mi), tonumber(sec))
-    local f = tonumber("0" .. frac)
-    if f and f > 0 then return t + f end
-    return t
-  end
-  local dd, mon, yy, hh, mm, ss = s:match("^%a+, (%d%d?) (%a%a%a) (%d%d%d%d) (%d%d):(%d%d):(%d%d) GMT$")
-  if dd and months[mon] then
-    return utc(tonumber(yy), months[mon], tonumber(dd), tonumber(hh), tonumber(mm), tonumber(ss))
-  end
-  return s
+  return date.parse_iso8601(s) or date.parse_http(s) or s
 end
 
 --- A Unix time as an HTTP date.
 --- @param t number
 --- @return string
-function M.http_date(t)
-  return os.date("!%a, %d %b %Y %H:%M:%S GMT", math.floor(t))
-end
+M.http_date = date.format_http
 
 -- ---------------------------------------------------------------------------
 -- Requests

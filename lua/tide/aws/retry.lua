@@ -6,6 +6,7 @@
 --- retried).
 -- @module tide.aws.retry
 local random, min, max = math.random, math.min, math.max
+local date = require "tide.date"
 
 local M = {}
 
@@ -43,21 +44,8 @@ function Quota:release(cost)
   self.tokens = min(M.QUOTA, self.tokens + (cost or M.NO_RETRY_INCREMENT))
 end
 
--- An HTTP date (IMF-fixdate) as a Unix time, or nil.
-local months = { Jan = 1, Feb = 2, Mar = 3, Apr = 4, May = 5, Jun = 6, Jul = 7, Aug = 8, Sep = 9, Oct = 10,
-                 Nov = 11, Dec = 12 }
-function M.http_date(s)
-  if type(s) ~= "string" then return nil end
-  local d, mon, y, h, mi, sec = s:match("(%d+) (%a+) (%d+) (%d+):(%d+):(%d+)")
-  if not d or not months[mon] then return nil end
-  -- os.time reads the fields as local time: correct by the zone's offset.
-  local t = { year = tonumber(y), month = months[mon], day = tonumber(d), hour = tonumber(h),
-              min = tonumber(mi), sec = tonumber(sec), isdst = false }
-  local utc_as_local = os.time(t)
-  local now = os.time()
-  local offset = os.time(os.date("!*t", now)) - now
-  return utc_as_local - offset
-end
+-- An HTTP date as a Unix time, or nil.
+M.http_date = date.parse_http
 
 --- The delay the server asks for, in seconds (nil without a hint):
 --- `x-amz-retry-after` in milliseconds, `Retry-After` in seconds or as an
