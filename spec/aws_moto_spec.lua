@@ -9,21 +9,6 @@ local awsenv = require "spec.support.aws"
 
 local available, why = awsenv.moto_available()
 
--- Makes a user allowed to do everything and returns its keys: three calls
--- that moto lets through unchecked (INITIAL_NO_AUTH_ACTION_COUNT=3).
-local function bootstrap(endpoint)
-  local iam <close> = aws.client("iam", { protocol = "query", version = "2010-05-08", region = awsenv.REGION,
-    endpoint = endpoint, credentials = awsenv.CREDENTIALS, max_attempts = 1 })
-  return tide.run(function()
-    iam:create_user({ UserName = "tide" }):await()
-    local key = iam:create_access_key({ UserName = "tide" }):await().AccessKey
-    iam:put_user_policy({ UserName = "tide", PolicyName = "all", PolicyDocument = tide.json.encode {
-      Version = "2012-10-17",
-      Statement = { { Effect = "Allow", Action = "*", Resource = "*" } } } }):await()
-    return { access_key_id = key.AccessKeyId, secret_access_key = key.SecretAccessKey }
-  end)
-end
-
 if not available then
   describe("tide.aws with moto", function()
     pending("needs moto_server: " .. why)
@@ -33,7 +18,7 @@ end
 
 describe("tide.aws with moto (signatures checked)", function()
   local moto
-  setup(function() moto = assert(awsenv.moto(bootstrap)) end)
+  setup(function() moto = assert(awsenv.moto()) end)
   teardown(function() moto.stop() end)
   helper.setup()
 

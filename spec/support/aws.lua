@@ -137,15 +137,26 @@ end
 --- Starts moto_server with its IAM checks on (INITIAL_NO_AUTH_ACTION_COUNT:
 --- the first three actions are let through to make a user with a policy
 --- that allows everything, and its keys; every later request must be
---- signed with keys that moto knows). `bootstrap(endpoint)` makes the user
---- and returns its credentials (it runs the three unchecked calls).
-function M.moto(bootstrap)
+--- signed with keys that moto knows). The instance's `credentials` are
+--- that user's keys.
+function M.moto()
   if instances.moto then return instances.moto end
   local ok, why = M.moto_available()
   if not ok then return nil, why end
   local pid, port, dir = start("moto", "env INITIAL_NO_AUTH_ACTION_COUNT=3 moto_server -H 127.0.0.1 -p PORT", 300)
   local inst = instance("moto", pid, port, dir)
-  inst.credentials = bootstrap(inst.endpoint)
+  -- The three unchecked calls: a user, its keys, a policy allowing all.
+  local tide = require "tide"
+  local iam <close> = require("tide.aws").client("iam", { protocol = "query", version = "2010-05-08",
+    region = M.REGION, endpoint = inst.endpoint, credentials = M.CREDENTIALS, max_attempts = 1 })
+  inst.credentials = tide.run(function()
+    iam:create_user({ UserName = "tide" }):await()
+    local key = iam:create_access_key({ UserName = "tide" }):await().AccessKey
+    iam:put_user_policy({ UserName = "tide", PolicyName = "all", PolicyDocument = tide.json.encode {
+      Version = "2012-10-17",
+      Statement = { { Effect = "Allow", Action = "*", Resource = "*" } } } }):await()
+    return { access_key_id = key.AccessKeyId, secret_access_key = key.SecretAccessKey }
+  end)
   return inst
 end
 
