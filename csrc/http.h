@@ -128,6 +128,7 @@ struct http_req {
   uint8_t follow;
   uint8_t decompress;
   uint8_t cookies; /* the cookie engine is on (its list of files to drop) */
+  uint8_t to_file; /* output =: the final response is a 2xx, its body goes there */
   long buffer_size;
   CURLcode result;    /* how curl finished it; CURLE_FAILED_INIT until then */
   tide_buf head;      /* header lines of the latest response */
@@ -176,9 +177,14 @@ void http_multi_post(http_req *q, unsigned ev);
 /* ---------------------------------------------------------------------------
  * http_file.c */
 
-/* output =: the response body goes to a duplicate of fd, at offset (-1:
- * the descriptor's position). Returns 0 or a libuv error code. */
-int http_file_sink_open(http_req *q, int fd, int64_t offset);
+/* output =: a 2xx response's body goes to a duplicate of fd, at offset
+ * (-1: the descriptor's position); with truncate, the file is cut at
+ * offset before the first byte of such a body goes in (or when one ends
+ * empty), never for another status. Returns 0 or a libuv error code. */
+int http_file_sink_open(http_req *q, int fd, int64_t offset, int truncate);
+/* At the end of the final response's headers: whether its body goes to
+ * the file (a 2xx) rather than to the request's buffer. */
+int http_file_sink_begin(http_req *q, long status);
 /* For curl's write callback: takes len bytes, or pauses (see the file). */
 size_t http_file_sink_write(http_req *q, const char *p, size_t len);
 /* body = a file: size bytes of a duplicate of fd from offset, read by curl

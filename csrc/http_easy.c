@@ -33,11 +33,12 @@ static size_t easy_header_cb(char *p, size_t size, size_t n, void *ud) {
     if (status >= 200 && !(q->follow && status / 100 == 3 && redirect)) {
       curl_off_t length = -1;
       q->headers_in = 1;
+      if (q->sink) q->to_file = (uint8_t)http_file_sink_begin(q, status);
       if (q->stream) http_multi_post(q, HTTP_EV_HEADERS);
       /* A buffered body of known length gets its room at once, instead of
        * growing through copies into fresh pages. */
       curl_easy_getinfo(q->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &length);
-      if (!q->stream && !q->sink && length > 0 &&
+      if (!q->stream && !q->to_file && length > 0 &&
           (size_t)length <= HTTP_BODY_RESERVE_MAX &&
           (!q->max_body || (size_t)length <= q->max_body)) {
         http_pool *c = q->pool;
@@ -66,8 +67,8 @@ static size_t easy_write_cb(char *p, size_t size, size_t n, void *ud) {
     q->too_large = 1;
     return 0; /* stops the transfer */
   }
-  if (q->sink) {
-    /* output =: to the file (http_file.c), which may pause the transfer. */
+  if (q->to_file) {
+    /* output =: a 2xx body to the file (http_file.c), which may pause the transfer. */
     size_t took = http_file_sink_write(q, p, len);
     if (took == len) q->received += len;
     return took;

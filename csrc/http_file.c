@@ -56,6 +56,8 @@ struct http_sink {
   int err;        /* the first failure (a libuv error code), 0 if none */
   uint8_t busy;   /* a write is in libuv's pool */
   uint8_t paused; /* the transfer waits for room */
+  uint8_t trunc;  /* cut the file at offset before the first write */
+  uint8_t on;     /* the final response is a 2xx: its body comes here */
 };
 
 struct http_source {
@@ -102,7 +104,20 @@ static void sink_start(http_sink *s) {
   s->fill = b;
   s->fill_cap = cap;
   s->fill_len = 0;
-  sink_issue(s);
+  if (s->trunc) {
+    /* The file is cut only now that a 2xx body is certain (an error
+     * answer leaves it as it was); its first bytes follow. */
+    int rc =
+        uv_fs_ftruncate(s->loop, &s->req, s->fd, s->offset < 0 ? 0 : s->offset, sink_cb);
+    s->trunc = 0;
+    if (rc < 0) {
+      if (!s->err) s->err = rc;
+    } else {
+      s->busy = 1;
+    }
+    return;
+  }
+  if (s->out_len) sink_issue(s);
 }
 
 /* Stops q's transfer for the sink's failure (the request then rejects
@@ -121,10 +136,16 @@ static void sink_cb(uv_fs_t *r) {
   http_sink *s = (http_sink *)((char *)r - offsetof(http_sink, req));
   ssize_t n = r->result;
   http_req *q = s->q;
+  int cut = r->fs_type == UV_FS_FTRUNCATE;
   uv_fs_req_cleanup(r);
   s->busy = 0;
   if (n < 0) {
     if (!s->err) s->err = (int)n;
+  } else if (cut) {
+    if (s->out_done < s->out_len) {
+      sink_issue(s);
+      if (s->busy) return;
+    }
   } else {
     s->written += (uint64_t)n;
     if (s->offset >= 0) s->offset += n;
@@ -166,7 +187,7 @@ static void sink_cb(uv_fs_t *r) {
   }
 }
 
-int http_file_sink_open(http_req *q, int fd, int64_t offset) {
+int http_file_sink_open(http_req *q, int fd, int64_t offset, int truncate) {
   http_sink *s = q->alloc(q->alloc_ud, NULL, 0, sizeof *s);
   int dupfd;
   if (!s) return UV_ENOMEM;
@@ -182,8 +203,14 @@ int http_file_sink_open(http_req *q, int fd, int64_t offset) {
   s->loop = q->loop;
   s->fd = dupfd;
   s->offset = offset < 0 ? -1 : offset;
+  s->trunc = truncate && offset >= 0;
   q->sink = s;
   return 0;
+}
+
+int http_file_sink_begin(http_req *q, long status) {
+  q->sink->on = status >= 200 && status < 300;
+  return q->sink->on;
 }
 
 /* From curl's write callback: takes len bytes, or pauses the transfer. */
@@ -297,7 +324,9 @@ int http_file_source_open(http_req *q, int fd, int64_t offset, int64_t size) {
 int http_file_settled(http_req *q) {
   http_sink *s = q->sink;
   if (!s || s->err) return 1;
-  if (!s->busy && s->fill_len) sink_start(s);
+  /* (an empty 2xx body still empties the file) */
+  if (!s->busy && (s->fill_len || (s->trunc && s->on && q->result == CURLE_OK)))
+    sink_start(s);
   return !s->busy;
 }
 

@@ -43,6 +43,7 @@
   X(output,          LUA_TNONE,     "any",      0, 0) \
   X(output_fd,       LUA_TNUMBER,   NULL,       0, 0) \
   X(output_offset,   LUA_TNUMBER,   NULL,       0, 0) \
+  X(output_truncate, LUA_TBOOLEAN,  NULL,       0, 0) \
   X(content_length,  LUA_TNUMBER,   "number",   0, 0) \
   X(timeout,         LUA_TNUMBER,   "number",   1, 0) \
   X(connect_timeout, LUA_TNUMBER,   "number",   1, 0) \
@@ -502,6 +503,12 @@ static lua_Integer options_int(lua_State *L, int spec, const char *k, lua_Intege
   return v;
 }
 
+static int options_bool(lua_State *L, int spec, const char *k) {
+  int v = lua_getfield(L, spec, k) == LUA_TBOOLEAN && lua_toboolean(L, -1);
+  lua_pop(L, 1);
+  return v;
+}
+
 /* Bodies in files (the Lua layer opened them): output_fd with
  * output_offset, body_fd with body_offset and body_size. */
 static void options_files(lua_State *L, http_req *q, int spec) {
@@ -511,7 +518,8 @@ static void options_files(lua_State *L, http_req *q, int spec) {
   if (out > INT_MAX || in > INT_MAX) luaL_error(L, "bad option 'output_fd' or 'body_fd'");
   if (out >= 0) {
     rc = http_file_sink_open(q, (int)out,
-                             (int64_t)options_int(L, spec, "output_offset", -1));
+                             (int64_t)options_int(L, spec, "output_offset", -1),
+                             options_bool(L, spec, "output_truncate"));
     if (rc != 0) luaL_error(L, "cannot use the output file: %s", uv_strerror(rc));
   }
   if (in >= 0) {

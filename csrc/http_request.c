@@ -411,7 +411,7 @@ static void request_settle_op(lua_State *L, tide_ctx *ctx, http_req *q, int p) {
     tide_op_done(L, ctx, &op->base.op);
     if (ok) {
       request_push_response(L, q);
-      if (q->sink) {
+      if (q->to_file) {
         lua_pushinteger(L, (lua_Integer)http_file_written(q));
         lua_setfield(L, -2, "bytes");
       } else {

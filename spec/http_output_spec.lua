@@ -129,6 +129,53 @@ describe("tide.http with files", function()
       assert.equal(servers.HELLO, servers.slurp(out))
     end)
 
+    it("an error answer keeps its body in res.body and leaves the file as it was", function()
+      local out = dir .. "/keep.txt"
+      servers.spit(out, "precious")
+      run(function()
+        local res = http.get(flt.url .. "/status/404", { output = out }):await()
+        assert.equal(404, res.status)
+        assert.equal("status 404\n", res.body)
+        assert.is_nil(res.bytes)
+        assert.is_nil(res.output)
+        -- bounded by max_body_size as any body
+        local err = rejection(http.get(flt.url .. "/status/500", { output = out, max_body_size = 4 }))
+        assert.equal("body_too_large", err.kind)
+      end)
+      assert.equal("precious", servers.slurp(out))
+      -- a path that did not exist is created, empty
+      local fresh = dir .. "/fresh404.txt"
+      run(function() assert.equal(404, http.get(flt.url .. "/status/404", { output = fresh }):await().status) end)
+      assert.equal("", servers.slurp(fresh))
+    end)
+
+    it("an empty 2xx body empties the file", function()
+      local out = dir .. "/empty204.txt"
+      servers.spit(out, "old")
+      run(function() assert.equal(0, http.get(flt.url .. "/status/204", { output = out }):await().bytes) end)
+      assert.equal("", servers.slurp(out))
+    end)
+
+    it("{file =, offset =}: parallel requests fill ranges of one file", function()
+      local url, src = served("ranges.bin", 4 * MiB + 123)
+      local out = dir .. "/ranges.bin"
+      servers.spit(out, string.rep("z", 16))
+      run(function()
+        local f <close> = tide.fs.open(dir .. "/ranges2.bin", "w"):await()
+        local size, part, ps = 4 * MiB + 123, MiB, {}
+        for at = 0, size - 1, part do
+          local last = math.min(at + part, size) - 1
+          local range = { Range = ("bytes=%d-%d"):format(at, last) }
+          ps[#ps + 1] = http.get(url, { headers = range, output = { file = out, offset = at } })
+          ps[#ps + 1] = http.get(url, { headers = range, output = { file = f, offset = at } })
+        end
+        for _, r in ipairs(tide.all(ps):await()) do assert.equal(206, r.status) end
+        assert.equal(0, f:seek("cur"):await())
+      end)
+      assert.equal(sha256(src), sha256(out))
+      assert.equal(sha256(src), sha256(dir .. "/ranges2.bin"))
+    end)
+
     it("writes to a tide.file at its position and leaves it open there", function()
       local out = dir .. "/obj.bin"
       run(function()
@@ -259,6 +306,10 @@ describe("tide.http with files", function()
       assert.matches("bad option 'output' %(a path or a tide.file expected, got number%)", tostring(err))
       err = helper.raised(function() http.get(ngx.http, { output = "" }) end)
       assert.matches("bad option 'output'", tostring(err))
+      err = helper.raised(function() http.get(ngx.http, { output = { file = "x", offset = -1 } }) end)
+      assert.matches("bad option 'output' %(offset", tostring(err))
+      err = helper.raised(function() http.get(ngx.http, { output = { file = "x", at = 1 } }) end)
+      assert.matches("unknown field 'at'", tostring(err))
     end)
   end)
 
@@ -384,6 +435,25 @@ describe("tide.http with files", function()
       assert.matches("a file body is sent with the file's size", tostring(err))
       err = helper.raised(function() http.post(ngx.http, { body = { file = "x", mode = "r" } }) end)
       assert.matches("unknown field 'mode'", tostring(err))
+      err = helper.raised(function() http.post(ngx.http, { body = { file = "x", offset = 1.5 } }) end)
+      assert.matches("offset: a byte count expected", tostring(err))
+    end)
+
+    it("{file =, offset =, length =}: sends that range, which must be in the file", function()
+      local src = random_file("range.bin", 100000)
+      run(function()
+        local body = { file = src, offset = 1000, length = 5000 }
+        local echo = http.post(flt.url .. "/echo", { body = body }):await():json()
+        assert.equal(5000, echo.body_len)
+        assert.equal("5000", echo.headers["content-length"])
+        local whole = servers.slurp(src)
+        assert.equal(adler32(whole:sub(1001, 6000)), echo.body_adler32)
+        echo = http.post(flt.url .. "/echo", { body = { file = src, offset = 99000 } }):await():json()
+        assert.equal(1000, echo.body_len)
+        local err = rejection(http.post(flt.url .. "/echo", { body = { file = src, offset = 99000, length = 1001 } }))
+        assert.equal("fs", err.kind)
+        assert.matches("passes the end of the file", err.message)
+      end)
     end)
   end)
 end)

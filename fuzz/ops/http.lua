@@ -63,12 +63,17 @@ return function(fz)
     if getmetatable(v) == tide.fs.File then return v end
   end
   local function output_target()
+    if chance(0.2) then
+      return { file = choose { TMP .. "/http-out.bin", a_file() or TMP }, offset = choose { 0, 5, 1 << 20, -1, 1.5 } }
+    end
     return choose { TMP .. "/http-out.bin", TMP .. "/http-out.bin", TMP, TMP .. "/no/such/dir/x", "/dev/full",
                     "", 42 } or nil
   end
   local function file_body()
     if chance(0.3) then return a_file() end
-    return { file = choose { TMP .. "/http-out.bin", TMP .. "/a", TMP, TMP .. "/missing" } }
+    local b = { file = choose { TMP .. "/http-out.bin", TMP .. "/a", TMP, TMP .. "/missing" } }
+    if chance(0.3) then b.offset, b.length = choose { 0, 10, 1 << 30, -1 }, choose { nil, 0, 100, 1 << 30, 2.5 } end
+    return b
   end
 
   local HTTP_FIELDS = {

@@ -486,17 +486,28 @@ local function build_spec(client, opts, url, method)
     elseif tide_file.is_file(body) or (type(body) == "table" and getmetatable(body) == nil and body.file ~= nil) then
       -- A file, read by libcurl from its descriptor (opened, for a path,
       -- by each attempt: see file_attempt).
+      local range
       if not tide_file.is_file(body) then
-        for k, v in pairs(body) do
-          if k ~= "file" then usage("bad option 'body' (unknown field '%s' in {file = path})", tostring(k)) end
-          if type(v) ~= "string" or v == "" or v:find("\0", 1, true) then
-            usage("bad option 'body' ({file = path} expects a path, got %s)", type(v))
+        for k in pairs(body) do
+          if k ~= "file" and k ~= "offset" and k ~= "length" then
+            usage("bad option 'body' (unknown field '%s' in {file = path, offset =, length =})", tostring(k))
           end
         end
-        body = body.file
+        local v = body.file
+        if type(v) ~= "string" or v == "" or v:find("\0", 1, true) then
+          usage("bad option 'body' ({file = path} expects a path, got %s)", type(v))
+        end
+        for _, k in ipairs { "offset", "length" } do
+          local n = body[k]
+          if n ~= nil and not (math.type(n) == "integer" and n >= 0) then
+            usage("bad option 'body' (%s: a byte count expected, got %s)", k, tostring(n))
+          end
+        end
+        if body.offset or body.length then range = { offset = body.offset or 0, length = body.length } end
+        body = v
       end
       if length then usage("bad option 'content_length' (a file body is sent with the file's size)") end
-      files = { body = body }
+      files = { body = body, body_range = range }
     elseif is_stream(body) or type(body) == "function" then
       upload = body
       spec.upload = true
@@ -507,6 +518,21 @@ local function build_spec(client, opts, url, method)
   end
   local output = opts.output
   if output ~= nil then
+    local at
+    if type(output) == "table" and getmetatable(output) == nil then
+      -- {file = path|tide.file, offset = n}: written at n (several
+      -- requests may fill ranges of one file at once).
+      for k in pairs(output) do
+        if k ~= "file" and k ~= "offset" then
+          usage("bad option 'output' (unknown field '%s' in {file =, offset =})", tostring(k))
+        end
+      end
+      at = output.offset
+      if not (math.type(at) == "integer" and at >= 0) then
+        usage("bad option 'output' (offset: a byte offset expected, got %s)", tostring(at))
+      end
+      output = output.file
+    end
     if type(output) == "string" then
       if output == "" or output:find("\0", 1, true) then usage("bad option 'output' (a file path expected)") end
     elseif not tide_file.is_file(output) then
@@ -514,7 +540,7 @@ local function build_spec(client, opts, url, method)
     end
     if opts.stream then usage("give only one of output and stream") end
     files = files or {}
-    files.output = output
+    files.output, files.output_at = output, at
   end
   if opts.auth then
     if type(opts.auth.user) ~= "string" or type(opts.auth.password) ~= "string" then
@@ -660,21 +686,50 @@ local function file_attempt(start, s, files)
         error(tide_file.fs_error(path_of(body), "EINVAL",
           "not a regular file (send it as a stream body instead)", "read"), 0)
       end
-      s.body_fd, s.body_offset, s.body_size = fd, pos, st.size > pos and st.size - pos or 0
+      local range, size = files.body_range, st.size > pos and st.size - pos or 0
+      if range then
+        -- {file = path, offset =, length =}: that range only, which must
+        -- be in the file.
+        local n = range.length or (st.size > range.offset and st.size - range.offset or 0)
+        if range.offset + n > st.size then
+          error(tide_file.fs_error(path_of(body), "EINVAL",
+            ("the body range (%d bytes from %d) passes the end of the file (%d bytes)"):format(
+              n, range.offset, st.size),
+            "read"), 0)
+        end
+        pos, size = range.offset, n
+      end
+      s.body_fd, s.body_offset, s.body_size = fd, pos, size
     end
     local start_pos
     if out ~= nil then
       local fd, offset
+      local at = files.output_at
       if type(out) == "string" then
-        fd = core.fs_open(out, "w"):await()
+        -- Opened without truncation: the file is cut (to the offset) only
+        -- when a 2xx body comes, so an error answer leaves it as it was.
+        local ok, f = core.pawait(core.fs_open(out, "r+"))
+        if not ok then
+          if not (core.is_error(f, "fs") and f.code == "ENOENT") then error(f, 0) end
+          f = core.fs_open(out, "w"):await()
+        end
+        fd = f
         out_close = fd_closer(fd)
         local st = core.fs_fstat(fd, out):await()
-        offset = (st.type == "file" or st.type == "block") and 0 or -1
+        offset = (st.type == "file" or st.type == "block") and (at or 0) or -1
+        s.output_truncate = st.type == "file" and not at
       else
         check_file_object(out, true)
         fd = out._fd
-        offset = (out._seekable and not out._append) and out._pos or -1
-        start_pos = out._pos
+        if at then
+          if not out._seekable or out._append then
+            error(tide_file.fs_error(out.path, "ESPIPE", "output offset on a file that cannot seek", "write"), 0)
+          end
+          offset = at
+        else
+          offset = (out._seekable and not out._append) and out._pos or -1
+          start_pos = out._pos
+        end
       end
       s.output_fd, s.output_offset = fd, offset
     end
@@ -687,8 +742,11 @@ local function file_attempt(start, s, files)
       local reading = core.is_error(res, "fs") and res.syscall == "read"
       error(tide_file.with_path(res, path_of(reading and body or out or body)), 0)
     end
-    if start_pos and out._state == "open" then out._pos = start_pos + res.bytes end
-    rawset(res, "output", out)
+    -- Only a 2xx body went to the file (another one is res.body).
+    if rawget(res, "bytes") then
+      if start_pos and out._state == "open" then out._pos = start_pos + res.bytes end
+      rawset(res, "output", out)
+    end
     return res
   end)
 end

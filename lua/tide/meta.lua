@@ -298,8 +298,8 @@ function json.array(t) end
 --- @field method string|nil          "GET" unless given
 --- @field query table|nil            appended percent-encoded
 --- @field headers table|nil          name -> string|number
---- @field body string|tide.stream|fun():string?|tide.file|{file: string}|nil  a string; streamed (chunked unless content_length); or a file, read in C and sent with its size
---- @field output string|tide.file|nil  write the response body to this path (created or truncated) or open file (at its position); the response then has `bytes`, no `body`
+--- @field body string|tide.stream|fun():string?|tide.file|{file: string, offset: integer?, length: integer?}|nil  a string; streamed (chunked unless content_length); or a file (or a byte range of one), read in C and sent with its size
+--- @field output string|tide.file|{file: string|tide.file, offset: integer}|nil  write a 2xx response's body to this path (created; truncated only once a 2xx body comes) or open file (at its position, or at `offset`); the response then has `bytes`, no `body` (any other status keeps its `body`)
 --- @field content_length integer|nil the byte count of a streamed body (sent without chunked encoding)
 --- @field json any                   sent as JSON
 --- @field form table|nil             sent URL-encoded
