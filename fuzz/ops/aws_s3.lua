@@ -65,7 +65,9 @@ return function(fz)
     end
     if name == "get_object" and type(p) == "table" then
       if chance(0.3) then p.stream = true end
-      if chance(0.3) then p.output = TMP .. "/s3-out" end
+      if chance(0.3) then
+        p.output = choose { TMP .. "/s3-out", { file = TMP .. "/s3-out", offset = choose { 0, 7, -1 } }, "", 42 }
+      end
     end
     local f = c[name]
     call("aws s3:" .. name, f, c, p, chance(0.5) and sig_opts() or nil)

@@ -701,7 +701,7 @@ local function file_attempt(start, s, files)
       end
       s.body_fd, s.body_offset, s.body_size = fd, pos, size
     end
-    local start_pos
+    local start_pos, created
     if out ~= nil then
       local fd, offset
       local at = files.output_at
@@ -712,6 +712,7 @@ local function file_attempt(start, s, files)
         if not ok then
           if not (core.is_error(f, "fs") and f.code == "ENOENT") then error(f, 0) end
           f = core.fs_open(out, "w"):await()
+          created = true
         end
         fd = f
         out_close = fd_closer(fd)
@@ -742,10 +743,13 @@ local function file_attempt(start, s, files)
       local reading = core.is_error(res, "fs") and res.syscall == "read"
       error(tide_file.with_path(res, path_of(reading and body or out or body)), 0)
     end
-    -- Only a 2xx body went to the file (another one is res.body).
+    -- Only a 2xx body went to the file (another one is res.body); a path
+    -- this attempt created for it is removed again.
     if rawget(res, "bytes") then
       if start_pos and out._state == "open" then out._pos = start_pos + res.bytes end
       rawset(res, "output", out)
+    elseif created then
+      core.pawait(core.fs_unlink(out))
     end
     return res
   end)

@@ -124,6 +124,7 @@ local function transmit(self, req, url, creds, date, timeout, body, whole_file)
                   connect_timeout = self._connect_timeout, decompress = false }
   if body and not whole_file then ropts.content_length = req.length end
   if req.stream then ropts.stream = true end
+  if req.output then ropts.output = req.output end
   if req.on_progress then ropts.on_progress = req.on_progress end
   -- A new table: the request's headers and the signature's. A plain
   -- string body of a service other than S3 goes through the lighter entry.
@@ -274,9 +275,7 @@ local function call(self, operation, req, url, opts, first_ok, first_res)
       end
       if parsed then
         self._quota:release(cost)
-        if req.output then
-          require("tide.pipe").pipe(res:chunks(), req.output):await()
-        elseif req.stream then
+        if req.stream then
           out.Body = res:chunks()
         end
         out.metadata = { status = res.status, request_id = rid or header_request_id(res), attempts = attempts,

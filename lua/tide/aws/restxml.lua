@@ -360,10 +360,17 @@ end
 build.GetObject = function(p)
   local req = read_object("GET", "GetObject")(p)
   if p.stream ~= nil and type(p.stream) ~= "boolean" then usage("GetObject: stream must be a boolean") end
-  if p.output ~= nil and type(p.output) ~= "string" then usage("GetObject: output must be a path (a string)") end
+  local o = p.output
+  if o ~= nil and not (type(o) == "string" or require("tide.file").is_file(o)
+      or (type(o) == "table" and getmetatable(o) == nil and o.file ~= nil)) then
+    usage("GetObject: output must be a path, a tide.file or {file = path|file, offset = n}")
+  end
+  if o == "" then usage("GetObject: output must be a path, a tide.file or {file = path|file, offset = n}") end
   if p.output and p.stream then usage("GetObject: give stream or output, not both") end
-  req.stream = p.stream or p.output ~= nil
-  req.output = p.output
+  -- output: tide.http writes a 2xx body to the file in C (an error
+  -- answer's body stays in the response, parsed as usual).
+  req.stream = p.stream
+  req.output = o
   return req
 end
 build.HeadObject = read_object("HEAD", "HeadObject")
@@ -675,7 +682,10 @@ function M.parse(operation, res)
       end
     end
     out.Metadata = meta
-    if operation == "GetObject" then out.Body = res.body end
+    if operation == "GetObject" then
+      out.Body = res.body
+      if res.bytes then out.bytes = res.bytes end
+    end
   end
   return out
 end

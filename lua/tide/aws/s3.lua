@@ -401,15 +401,14 @@ local function do_download(self, params, output, part_size, concurrency, on_prog
   for start = 0, size - 1, part_size do
     ranges[#ranges + 1] = { start, math.min(size, start + part_size) - 1 }
   end
-  -- The file is made (empty) first; each range writes at its own offset.
+  -- The file is made (empty) first; each range is written at its own
+  -- offset by tide.http, in C.
   fs.open(output, "wb"):await():close():await()
   local ok, err = pcall(function()
     local index = 0
     require("tide.scope").scope(function(scope)
       for _ = 1, math.min(concurrency, #ranges) do
         scope:spawn(function()
-          local f <close> = setmetatable({}, { __close = function(h) if h.file then pawait(h.file:close()) end end })
-          f.file = fs.open(output, "r+b"):await()
           while true do
             index = index + 1
             local r = ranges[index]
@@ -417,16 +416,19 @@ local function do_download(self, params, output, part_size, concurrency, on_prog
             local get = copy(head_params)
             get.Range = ("bytes=%d-%d"):format(r[1], r[2])
             get.IfMatch = head.ETag
-            get.stream = true
-            local out = self:get_object(get):await()
-            f.file:seek("set", r[1]):await()
+            get.output = { file = output, offset = r[1] }
             local last = 0
-            require("tide.pipe").pipe(out.Body, f.file, { on_progress = function(n)
-              progress(n - last)
-              last = n
-            end }):await()
-            if last ~= r[2] - r[1] + 1 then
-              error(core.error("aws", ("download: range %d-%d gave %d bytes"):format(r[1], r[2], last),
+            get.on_progress = function(now)
+              if now > last then
+                progress(now - last)
+                last = now
+              end
+            end
+            local out = self:get_object(get):await()
+            local want = r[2] - r[1] + 1
+            if last < want then progress(want - last) end
+            if out.bytes ~= want then
+              error(core.error("aws", ("download: range %d-%d gave %d bytes"):format(r[1], r[2], out.bytes or 0),
                 { code = "IncompleteBody" }), 0)
             end
           end
