@@ -316,7 +316,6 @@ void tide_sigv4_open(lua_State *L, tide_ctx *ctx) {
   static const luaL_Reg funcs[] = {
       {"sigv4_sign", sigv4_sign}, {"sigv4_sha256", sigv4_sha256}, {NULL, NULL}};
   sigv4_box *b;
-  (void)ctx;
   /* stack: module */
   b = lua_newuserdatauv(L, sizeof *b, 0);
   memset(b, 0, sizeof *b);
@@ -328,4 +327,5 @@ void tide_sigv4_open(lua_State *L, tide_ctx *ctx) {
   b->s = sigv4_new(b->alloc, b->ud);
   if (!b->s) luaL_error(L, "tide.core: libcrypto has no SHA-256, or not enough memory");
   luaL_setfuncs(L, funcs, 1);
+  tide_sigv4_file_open(L, ctx);
 }

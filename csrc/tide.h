@@ -308,6 +308,9 @@ void tide_json_open(lua_State *L, tide_ctx *ctx);
 void tide_sigv4_open(lua_State *L, tide_ctx *ctx);
 /* proc.c: core.proc_run (a command as a child process on the loop). */
 void tide_proc_open(lua_State *L, tide_ctx *ctx);
+/* sigv4_file.c (from tide_sigv4_open): core.sigv4_sha256_file, the SHA-256
+ * of a byte range of a file in libuv's thread pool. */
+void tide_sigv4_file_open(lua_State *L, tide_ctx *ctx);
 
 typedef struct tide_job tide_job; /* an entry of the microtask queue (ctx.c) */
 

@@ -83,6 +83,34 @@ describe("tide.aws.s3 without a server (or on the scripted responder)", function
     assert.matches("piece 2 is not a string", err)
   end)
 
+  it("hashes a byte range of a file in libuv's thread pool (core.sigv4_sha256_file)", function()
+    local sign = require "tide.aws.sign"
+    local core = require "tide.core"
+    local dir = helper.tmpdir()
+    local data = pattern_bytes(3 * MiB + 17)
+    local fds = helper.open_fds()
+    helper.run(function()
+      tide.fs.write(dir .. "/h.bin", data):await()
+      local fd = core.fs_open(dir .. "/h.bin", "r"):await()
+      assert.equal(sign.sha256(data), core.sigv4_sha256_file(fd, 0, #data):await())
+      assert.equal(sign.sha256(data:sub(1001, 2 * MiB)), core.sigv4_sha256_file(fd, 1000, 2 * MiB - 1000):await())
+      assert.equal(sign.sha256(""), core.sigv4_sha256_file(fd, #data, 0):await())
+      local err = helper.rejection(core.sigv4_sha256_file(fd, 10, #data, dir .. "/h.bin"))
+      assert.equal("fs", err.kind)
+      assert.equal("EIO", err.code)
+      assert.matches("ends before the range", err.message)
+      local p = core.sigv4_sha256_file(fd, 0, #data)
+      p:cancel()
+      assert.equal("cancelled", helper.rejection(p).kind)
+      core.fs_close_now(fd)
+      err = helper.rejection(core.sigv4_sha256_file(fd, 0, 1))
+      assert.equal("EBADF", err.code)
+    end)
+    helper.wait_for(function() return helper.open_fds() <= fds end)
+    assert.equal(fds, helper.open_fds())
+    os.execute("rm -rf " .. dir)
+  end)
+
   it("parses listings into typed fields; EncodingType = url keys decoded", function()
     local restxml = require "tide.aws.restxml"
     local body = [[<?xml version="1.0" encoding="UTF-8"?>
@@ -398,6 +426,56 @@ describe("tide.aws.s3 with s3rver", function()
                                                    Body = tide.stream.from { "ab" }, ContentLength = 5 }))
       assert.is_true(tide.is_error(err, "usage"), tostring(err))
     end, 20)
+  end)
+
+  it("file bodies are signed with their SHA-256 (hashed in C) and sent as byte ranges; streams unsigned", function()
+    local sign = require "tide.aws.sign"
+    local real = tide.http.client {}
+    local sent = {}
+    local recorder = { request = function(_, o)
+      if o.method == "PUT" then
+        sent[#sent + 1] = { hash = o.headers["x-amz-content-sha256"], body = o.body }
+      end
+      return real:request(o)
+    end, close = function() real:close() end }
+    local s3 <close> = client { http = recorder }
+    local dir = helper.tmpdir()
+    helper.run_slow(function()
+      local b = bucket_name(s3)
+      local data = pattern_bytes(6 * MiB + 11)
+      tide.fs.write(dir .. "/in.bin", data):await()
+      sent = {}
+      s3:put_object({ Bucket = b, Key = "a", Body = { file = dir .. "/in.bin" } }):await()
+      s3:put_object({ Bucket = b, Key = "b", Body = { file = dir .. "/in.bin", offset = 5 }, ContentLength = 1000 })
+        :await()
+      assert.equal(data:sub(6, 1005), s3:get_object({ Bucket = b, Key = "b" }):await().Body)
+      local f <close> = tide.fs.open(dir .. "/in.bin", "rb"):await()
+      f:seek("set", 7):await()
+      s3:put_object({ Bucket = b, Key = "c", Body = f }):await()
+      s3:put_object({ Bucket = b, Key = "d", Body = tide.stream.from { "ab" }, ContentLength = 2 }):await()
+      assert.equal(sign.sha256(data), sent[1].hash)
+      assert.same({ file = dir .. "/in.bin", offset = 0, length = #data }, sent[1].body)
+      assert.equal(sign.sha256(data:sub(6, 1005)), sent[2].hash)
+      assert.equal(sign.sha256(data:sub(8)), sent[3].hash)
+      assert.equal("UNSIGNED-PAYLOAD", sent[4].hash)
+      assert.equal(7, f:seek("cur"):await())
+      -- s3:upload's parts: file ranges, each hash signed
+      sent = {}
+      s3:upload({ Bucket = b, Key = "e", Body = { file = dir .. "/in.bin" }, part_size = 5 * MiB }):await()
+      table.sort(sent, function(x, y) return x.body.offset < y.body.offset end)
+      assert.equal(2, #sent)
+      assert.same({ file = dir .. "/in.bin", offset = 5 * MiB, length = MiB + 11 }, sent[2].body)
+      assert.equal(sign.sha256(data:sub(1, 5 * MiB)), sent[1].hash)
+      assert.equal(sign.sha256(data:sub(5 * MiB + 1)), sent[2].hash)
+      assert.equal(data, s3:get_object({ Bucket = b, Key = "e" }):await().Body)
+      -- a range past the end is a usage error before any request
+      sent = {}
+      local err = helper.rejection(s3:put_object({ Bucket = b, Key = "x", Body = { file = dir .. "/in.bin",
+                                                   offset = #data - 1 }, ContentLength = 2 }))
+      assert.is_true(tide.is_error(err, "usage"), tostring(err))
+      assert.equal(0, #sent)
+      real:close()
+    end, 30)
   end)
 
   it("upload goes multipart above part_size, parts in parallel; download ranges into one file", function()

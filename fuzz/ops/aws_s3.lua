@@ -39,6 +39,9 @@ return function(fz)
     if r == 3 then return { file = TMP .. "/" .. choose { "a", "big", "missing", "d" } } end
     if r == 4 then return function() return nil end end
     if r == 5 then return { file = P() } end
+    if r == 6 then
+      return { file = TMP .. "/" .. choose { "a", "big", "missing" }, offset = choose { 0, 3, 1 << 40, -1, 0.5, P() } }
+    end
     return P()
   end
 

@@ -494,8 +494,8 @@ local function build_spec(client, opts, url, method)
           end
         end
         local v = body.file
-        if type(v) ~= "string" or v == "" or v:find("\0", 1, true) then
-          usage("bad option 'body' ({file = path} expects a path, got %s)", type(v))
+        if not tide_file.is_file(v) and (type(v) ~= "string" or v == "" or v:find("\0", 1, true)) then
+          usage("bad option 'body' ({file = path} expects a path or a tide.file, got %s)", type(v))
         end
         for _, k in ipairs { "offset", "length" } do
           local n = body[k]

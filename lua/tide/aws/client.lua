@@ -143,10 +143,13 @@ local function transmit(self, req, url, creds, date, timeout, body, whole_file)
 end
 
 -- The body of a request whose Body is a file, before any attempt: checks
--- that it is there (a `usage` error if not) and sets req.length from its
--- size (less the position, for a tide.file).
+-- that it is there (a `usage` error if not), sets req.start (the offset
+-- given, or a tide.file's position) and req.length (ContentLength, or the
+-- rest of the file), and signs the range's SHA-256, computed in C in
+-- libuv's thread pool (the bytes never become Lua strings).
 local function prepare_file(req)
   local fs = require "tide.fs"
+  local size, fd, close_fd
   if req.body_path then
     local ok, st = pawait(fs.stat(req.body_path))
     if not ok or st.type ~= "file" then
@@ -154,41 +157,37 @@ local function prepare_file(req)
       error(core.error("usage", ("Body {file = '%s'}: %s"):format(req.body_path, why),
         { path = req.body_path, cause = not ok and st or nil }), 0)
     end
-    req.length = req.length or st.size
+    size = st.size
+    req.start = req.start or 0
+    fd = core.fs_open(req.body_path, "r"):await()
+    close_fd = true
   else
-    req.start = req.body_file:seek("cur"):await()
-    req.length = req.length or (req.body_file:size():await() - req.start)
+    req.start = req.start or req.body_file:seek("cur"):await()
+    size = req.body_file:size():await()
+    fd = req.body_file._fd
   end
+  local ok, hash = pcall(function()
+    req.length = req.length or (size > req.start and size - req.start or 0)
+    if req.start + req.length > size then
+      error(core.error("usage", ("Body: %d bytes from %d pass the end of the file (%d bytes)"):format(
+        req.length, req.start, size), { path = req.body_path }), 0)
+    end
+    return core.sigv4_sha256_file(fd, req.start, req.length, req.body_path):await()
+  end)
+  if close_fd then core.fs_close_now(fd) end
+  if not ok then error(hash, 0) end
+  req.headers["x-amz-content-sha256"] = hash
 end
 
--- This attempt's body for a list of pieces, a file or a stream; and
--- whether it is a whole file (from its position on) that tide.http reads
--- in C and sends with its size. A file cut short by ContentLength is read
--- here as a stream of chunks (opened here for a path; the caller closes it).
-local CHUNK = 256 * 1024
+-- This attempt's body for a list of pieces, a file or a stream: a file is
+-- the byte range tide.http reads in C and sends with its size.
 local function attempt_body(req)
-  if (req.body_path or req.body_file) and not req.length_given then
-    return req.body_path and { file = req.body_path } or req.body_file, nil, true
+  if req.body_path or req.body_file then
+    return { file = req.body_path or req.body_file, offset = req.start, length = req.length }, true
   elseif req.pieces then
-    return require("tide.stream").from(req.pieces), nil
+    return require("tide.stream").from(req.pieces), false
   end
-  local f, opened = req.body_file, nil
-  if req.body_path then
-    f = require("tide.fs").open(req.body_path, "rb"):await()
-    opened = f
-  elseif f then
-    f:seek("set", req.start):await()
-  else
-    return req.upload, nil
-  end
-  -- The first req.length bytes from the position.
-  local left = req.length
-  return require("tide.stream").new(function()
-    if left <= 0 then return nil end
-    local s = f:read(math.min(CHUNK, left)):await()
-    if s then left = left - #s end
-    return s
-  end), opened
+  return req.upload, false
 end
 
 -- The body of a streamed answer that is an error (read whole: it is small).
@@ -256,10 +255,9 @@ local function call(self, operation, req, url, opts, first_ok, first_res)
     else
       local provider = self._provider
       local creds = provider:current() or provider:get():await()
-      local body, opened, whole_file
-      if req.length then body, opened, whole_file = attempt_body(req) end
+      local body, whole_file
+      if req.length then body, whole_file = attempt_body(req) end
       ok, res = pawait(transmit(self, req, url, creds, os.time() + self._skew, timeout, body, whole_file))
-      if opened then pawait(opened:close()) end
       if ok and req.stream and res.status >= 300 then res.body = read_error_body(res) end
     end
     local err, headers, free_retry
@@ -456,8 +454,8 @@ function M.send(self, operation, params, opts, fname, level)
   end
   if not ok then error(req, level) end
   if rejected then return rejected end
-  -- A stream, or a part of a file the caller positioned, is sent once.
-  if req.upload or (req.body_file and req.length_given) then
+  -- A stream is sent once.
+  if req.upload then
     local o = {}
     for k, v in pairs(opts) do o[k] = v end
     o.max_attempts = 1

@@ -252,10 +252,23 @@ local function set_body(req, p, op)
   if file.is_file(body) then
     req.body_file, req.length = body, length
   elseif type(body) == "table" and getmetatable(body) == nil and body.file ~= nil then
-    if type(body.file) ~= "string" or body.file == "" then
+    -- {file = path|tide.file, offset = n}: from byte n (or a tide.file's
+    -- position), ContentLength bytes or to the end.
+    local f = body.file
+    if file.is_file(f) then
+      req.body_file = f
+    elseif type(f) ~= "string" or f == "" then
       usage("%s: Body {file = path}: path must be a string", op)
+    else
+      req.body_path = f
     end
-    req.body_path, req.length = body.file, length
+    for k in pairs(body) do
+      if k ~= "file" and k ~= "offset" then usage("%s: Body {file = path}: unknown field '%s'", op, tostring(k)) end
+    end
+    if body.offset ~= nil and (math_type(body.offset) ~= "integer" or body.offset < 0) then
+      usage("%s: Body {file = path, offset = n}: offset must be a byte offset", op)
+    end
+    req.start, req.length = body.offset, length
   elseif type(body) == "table" and getmetatable(body) == nil then
     -- A list of strings, sent one after another: kept in pieces, hashed
     -- and signed as one body.
@@ -275,7 +288,9 @@ local function set_body(req, p, op)
     usage("%s: bad Body (string, list of strings, tide.file, {file = path} or stream expected, got %s)", op,
       type(body))
   end
-  req.unsigned = true
+  -- A stream is sent unsigned; a file's hash is computed (in C, in libuv's
+  -- thread pool) before the first attempt, and signed.
+  if req.upload then req.unsigned = true end
 end
 
 local function xml_list_body(root, items)

@@ -191,35 +191,34 @@ local function body_reader(body)
   local fs = require "tide.fs"
   local file = require "tide.file"
   if file.is_file(body) or (type(body) == "table" and getmetatable(body) == nil and body.file ~= nil) then
-    local f, owned = body, false
+    -- Parts are byte ranges of the file, {file =, offset =}: read (and
+    -- hashed) in C, never as Lua strings, several at once.
+    local f, start, size = body
     if not file.is_file(body) then
-      local path = body.file
-      if type(path) ~= "string" then
+      f = body.file
+      if type(f) ~= "string" then
         error(core.error("usage", "upload: Body {file = path}: path must be a string"), 0)
       end
-      local ok, st = pawait(fs.stat(path))
+      local ok, st = pawait(fs.stat(f))
       if not ok or st.type ~= "file" then
-        error(core.error("usage", ("upload: Body {file = '%s'}: %s"):format(path,
-          ok and "not a regular file" or tostring(st.message or st)), { path = path, cause = not ok and st or nil }), 0)
+        error(core.error("usage", ("upload: Body {file = '%s'}: %s"):format(f,
+          ok and "not a regular file" or tostring(st.message or st)), { path = f, cause = not ok and st or nil }), 0)
       end
-      f, owned = fs.open(path, "rb"):await(), true
+      start, size = 0, st.size
+    else
+      start = f:seek("cur"):await()
+      size = f:size():await() - start
     end
-    local start = f:seek("cur"):await()
-    local size = f:size():await() - start
+    local pos = 0
     return {
       size = size,
       next = function(_, n)
-        local pieces, got = {}, 0
-        while got < n do
-          local s = f:read(math.min(PIECE, n - got)):await()
-          if s == nil then break end
-          pieces[#pieces + 1] = s
-          got = got + #s
-        end
-        if got == 0 then return nil end
-        return pieces, got
+        if pos >= size then return nil end
+        local got = math.min(n, size - pos)
+        local range = { file = f, offset = start + pos }
+        pos = pos + got
+        return range, got
       end,
-      close = function() if owned then pawait(f:close()) end end,
     }
   end
   -- A stream (or a function): its chunks, gathered into parts.
@@ -277,7 +276,7 @@ local function do_upload(self, params, part_size, concurrency, on_progress)
     if not second then
       -- One PUT: the whole body fits in a part.
       local put = copy(params)
-      put.Body, put.ContentLength = first or "", nil
+      put.Body, put.ContentLength = first or "", first and first_n or nil
       local out = self:put_object(put):await()
       progress(first_n or 0)
       return out
@@ -316,7 +315,7 @@ local function do_upload(self, params, part_size, concurrency, on_progress)
                   M.MAX_PARTS)), 0)
               end
               local out = self:upload_part({ Bucket = params.Bucket, Key = params.Key, UploadId = upload_id,
-                                             PartNumber = number, Body = data,
+                                             PartNumber = number, Body = data, ContentLength = n,
                                              ExpectedBucketOwner = params.ExpectedBucketOwner }):await()
               parts[#parts + 1] = { PartNumber = number, ETag = out.ETag }
               progress(n)
