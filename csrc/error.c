@@ -27,6 +27,23 @@ void tide_error_push(lua_State *L, const char *kind, const char *fmt, ...) {
   va_end(ap);
 }
 
+void tide_error_push_fs(lua_State *L, int err, const char *call, const char *path) {
+  if (path)
+    tide_error_push(L, "fs", "%s: %s (%s)", path, uv_strerror(err), call);
+  else
+    tide_error_push(L, "fs", "%s (%s)", uv_strerror(err), call);
+  lua_pushstring(L, uv_err_name(err));
+  lua_setfield(L, -2, "code");
+  lua_pushinteger(L, err);
+  lua_setfield(L, -2, "errno");
+  lua_pushstring(L, call);
+  lua_setfield(L, -2, "syscall");
+  if (path) {
+    lua_pushstring(L, path);
+    lua_setfield(L, -2, "path");
+  }
+}
+
 int tide_usage_error(lua_State *L, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);

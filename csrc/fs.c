@@ -66,24 +66,6 @@ struct fs_op {
 /* ---------------------------------------------------------------------------
  * Results */
 
-/* Pushes an `fs` error for libuv error code err. */
-static void fs_push_error(lua_State *L, int err, const char *call, const char *path) {
-  if (path)
-    tide_error_push(L, "fs", "%s: %s (%s)", path, uv_strerror(err), call);
-  else
-    tide_error_push(L, "fs", "%s (%s)", uv_strerror(err), call);
-  lua_pushstring(L, uv_err_name(err));
-  lua_setfield(L, -2, "code");
-  lua_pushinteger(L, err);
-  lua_setfield(L, -2, "errno");
-  lua_pushstring(L, call);
-  lua_setfield(L, -2, "syscall");
-  if (path) {
-    lua_pushstring(L, path);
-    lua_setfield(L, -2, "path");
-  }
-}
-
 static const char *fs_type_name(uv_dirent_type_t t) {
   switch (t) {
   case UV_DIRENT_FILE:
@@ -220,7 +202,7 @@ static void fs_complete(lua_State *L, tide_ctx *ctx, tide_io *io) {
     op->req = NULL;
     tide_op_done(L, ctx, &op->base.op);
     if (q->req.result < 0) {
-      fs_push_error(L, (int)q->req.result, q->name, q->req.path);
+      tide_error_push_fs(L, (int)q->req.result, q->name, q->req.path);
       tide_settle(L, ctx, p, TIDE_REJECTED, -1);
     } else {
       fs_push_result(L, q);
@@ -369,7 +351,7 @@ static int fs_started(lua_State *L, tide_ctx *ctx, fs_req *q, int rc, const char
     int p = lua_gettop(L);
     op->req = NULL;
     tide_op_done(L, ctx, &op->base.op);
-    fs_push_error(L, rc, q->name, path);
+    tide_error_push_fs(L, rc, q->name, path);
     tide_settle(L, ctx, p, TIDE_REJECTED, -1);
     lua_pop(L, 1);
     fs_req_free(L, ctx, q);

@@ -375,12 +375,6 @@ int http_file_push_error(lua_State *L, http_req *q) {
   } else {
     return 0;
   }
-  tide_error_push(L, "fs", "%s (%s)", uv_strerror(err), call);
-  lua_pushstring(L, uv_err_name(err));
-  lua_setfield(L, -2, "code");
-  lua_pushinteger(L, err);
-  lua_setfield(L, -2, "errno");
-  lua_pushstring(L, call);
-  lua_setfield(L, -2, "syscall");
+  tide_error_push_fs(L, err, call, NULL);
   return 1;
 }

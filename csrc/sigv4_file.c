@@ -104,22 +104,11 @@ static void sha_release(tide_ctx *ctx, sha_req *q) {
 static void sha_discard(tide_ctx *ctx, tide_io *io) { sha_release(ctx, IO_OF(io)); }
 
 static void sha_push_error(lua_State *L, sha_req *q) {
-  if (q->err == UV_EIO)
-    tide_error_push(L, "fs", "%s: the file ends before the range to hash (read)",
+  tide_error_push_fs(L, q->err, "read", q->path);
+  if (q->err == UV_EIO) { /* set by the hash itself: the range is past the end */
+    lua_pushfstring(L, "%s: the file ends before the range to hash (read)",
                     q->path ? q->path : "a file");
-  else if (q->path)
-    tide_error_push(L, "fs", "%s: %s (read)", q->path, uv_strerror(q->err));
-  else
-    tide_error_push(L, "fs", "%s (read)", uv_strerror(q->err));
-  lua_pushstring(L, uv_err_name(q->err));
-  lua_setfield(L, -2, "code");
-  lua_pushinteger(L, q->err);
-  lua_setfield(L, -2, "errno");
-  lua_pushstring(L, "read");
-  lua_setfield(L, -2, "syscall");
-  if (q->path) {
-    lua_pushstring(L, q->path);
-    lua_setfield(L, -2, "path");
+    lua_setfield(L, -2, "message");
   }
 }
 

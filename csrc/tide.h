@@ -239,6 +239,9 @@ void tide_task_open(lua_State *L, tide_ctx *ctx);
 
 /* Pushes a new tide.error {kind=, message=}. */
 void tide_error_push(lua_State *L, const char *kind, const char *fmt, ...);
+/* Pushes an `fs` error for libuv error err from `call` ({code=, errno=,
+ * syscall=, path=}; path may be NULL). */
+void tide_error_push_fs(lua_State *L, int err, const char *call, const char *path);
 /* Raises a usage error (kind "usage"): misuse that no argument check covers. */
 int tide_usage_error(lua_State *L, const char *fmt, ...);
 int tide_is_error(lua_State *L, int idx, const char *kind);
