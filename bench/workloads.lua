@@ -459,7 +459,8 @@ local workloads = {
     impls = {
       { name = "tide", label = "tide.aws s3:upload / s3:download", tide = true, needs = "s3",
         cmd = { "lua5.4", "bench/tide/w9_s3.lua", "{n}", "{size}" },
-        about = "defaults: 8 MiB parts, 4 in flight; parts read in 256 KiB pieces, each part's SHA-256 signed; " ..
+        about = "defaults: 8 MiB parts, 4 in flight; each part a byte range of the file, hashed and read in C, " ..
+          "its SHA-256 signed; " ..
           "ranges written at their offsets" },
       { name = "awscli", label = "aws s3 cp (awscli)", needs = "awscli",
         cmd = { "/usr/bin/python3", "bench/peers/python/w9_s3_cli.py", "{n}", "{size}", "awscli" },
