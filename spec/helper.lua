@@ -110,8 +110,11 @@ function helper.run(fn, timeout, ...)
     main:cancel("watchdog")
   end, timeout)
   watchdog:unref()
-  local ok, res = tide.pawait(main)
+  -- (pawait itself raises an error that a callback left unhandled: the
+  -- watchdog goes either way, or it would outlive the test.)
+  local waited, ok, res = pcall(tide.pawait, main)
   watchdog:cancel()
+  if not waited then error(ok, 0) end
   if fired then
     error(("test did not finish within %g s; live tasks:\n%s"):format(timeout, describe_tasks()), 2)
   end

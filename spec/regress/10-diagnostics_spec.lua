@@ -157,17 +157,26 @@ describe("issue 10: diagnostics", function()
       local prev = tide.debug { slow = 0.02, on_slow = function(info) reports[#reports + 1] = info end }
       local function hog() local t = tide.now() repeat until tide.now() - t > 0.05 end
       tide.spawn(function() hog(); tide.sleep(0):await() end):await()
-      tide.set_timeout(hog, 0)
-      tide.sleep(0.01):await()
+      -- (Awaited through a promise, not a sleep: a 0 s timer runs after
+      -- the timers of its turn, and a slow turn makes a sleep due first.)
+      local called, resolve = tide.deferred()
+      tide.set_timeout(function() hog(); resolve() end, 0)
+      called:await()
       tide.debug(prev)
-      assert.equal(2, #reports)
-      assert.is_true(reports[1].seconds >= 0.05)
-      assert.equal("a task step", reports[1].what)
-      assert.matches(SPEC, reports[1].traceback)
-      assert.matches("^a callback %(function at [^\n]*" .. SPEC, reports[2].what)
+      -- The two hogs; under GC stress a full collection at an await can be
+      -- a slow step of its own, reported too.
+      local hogs = {}
+      for _, r in ipairs(reports) do
+        if r.seconds >= 0.05 then hogs[#hogs + 1] = r end
+      end
+      assert.equal(2, #hogs)
+      assert.equal("a task step", hogs[1].what)
+      assert.matches(SPEC, hogs[1].traceback)
+      assert.matches("^a callback %(function at [^\n]*" .. SPEC, hogs[2].what)
       -- Off again: nothing more is reported.
+      local n = #reports
       tide.spawn(hog):await()
-      assert.equal(2, #reports)
+      assert.equal(n, #reports)
     end)
   end)
 
