@@ -31,8 +31,10 @@ local core = require "tide.core"
 -- Sanitizers, valgrind and GC stress slow everything down: specs stretch
 -- upper bounds on durations (and close deadlines) by helper.SLOW.
 local PRELOAD = os.getenv("LD_PRELOAD") or ""
-helper.SLOW = PRELOAD:find("vgpreload", 1, true) and 10
-  or (PRELOAD:find("asan", 1, true) or os.getenv("TIDE_GC_STRESS")) and 3 or 1
+-- (A full collection at every await costs in proportion to the heap, which
+-- grows with every module the run has loaded: GC stress counts as valgrind.)
+helper.SLOW = (PRELOAD:find("vgpreload", 1, true) or os.getenv("TIDE_GC_STRESS")) and 10
+  or PRELOAD:find("asan", 1, true) and 3 or 1
 -- Under AddressSanitizer freed memory is quarantined (256 MiB by default),
 -- so the process's RSS says nothing about what tide holds (nor under valgrind).
 helper.RSS_MEANINGFUL = not PRELOAD:find("asan", 1, true) and not PRELOAD:find("vgpreload", 1, true)
